@@ -1,0 +1,45 @@
+/**
+ * Evaluation: the mean loss of a model on held-out tokens, and perplexity.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { GPT } from "../model/gpt";
+import { BatchSampler } from "../train/data";
+
+/** Options of {@link estimateLoss}. */
+export interface EstimateLossOptions {
+  /** Number of random batches to average (default 20). */
+  batches?: number;
+  /** Sequences per batch (default 16). */
+  batchSize?: number;
+  /** Tokens per sequence (default the model's contextLength). */
+  contextLength?: number;
+  /** Seed of the window positions (default 1234), fixed so estimates are comparable. */
+  seed?: number;
+}
+
+/**
+ * Mean next-token cross-entropy (nats per token) of `model` on random windows
+ * of `tokens`, in inference mode (no dropout), like nanoGPT's `estimate_loss`.
+ */
+export async function estimateLoss(model: GPT, tokens: ArrayLike<number>, options: EstimateLossOptions = {}): Promise<number> {
+  const batches = options.batches ?? 20;
+  if (!(Number.isInteger(batches) && batches >= 1)) throw new Error(`estimateLoss: batches must be a positive integer, got ${batches}`);
+  const sampler = new BatchSampler(tokens, {
+    batchSize: options.batchSize ?? 16,
+    contextLength: Math.min(options.contextLength ?? model.config.contextLength, model.config.contextLength),
+    seed: options.seed ?? 1234,
+  });
+  let total = 0;
+  for (let i = 0; i < batches; i++) {
+    const { x, y } = sampler.next();
+    const loss = model.loss(x, y);
+    total += (await loss.data())[0];
+    tf.dispose([x, y, loss]);
+  }
+  return total / batches;
+}
+
+/** Perplexity from a mean loss in nats: `exp(loss)`. */
+export function perplexity(meanLoss: number): number {
+  return Math.exp(meanLoss);
+}
