@@ -47,6 +47,12 @@ export interface Host {
   abortSignal(): AbortSignal | undefined;
   /** True inside a notebook (rich output is seen), false in a terminal. */
   readonly interactive: boolean;
+  /**
+   * Optional: the id of the notebook cell running now, when the frontend sent
+   * one (execute_request `metadata.cellId`; JupyterLab and Notebook 7 do). lib/viz
+   * uses it to send plotly.js again when the cell that carried it is re-run.
+   */
+  cellId?(): string | undefined;
 }
 
 let counter = 0;
