@@ -12,7 +12,26 @@
  * V vocabulary size.
  */
 import * as tf from "@tensorflow/tfjs";
-import { fastAdamW, fastAdamWAll, fastCausalAttention, fastCrossEntropy, fastGelu, fastLayerNorm, fastRmsNorm } from "./kernels";
+import {
+  fastAdamW, fastAdamWAll, fastCausalAttention, fastCausalSelfAttention, fastCrossEntropy, fastGelu, fastLayerNorm, fastLinear,
+  fastRmsNorm,
+} from "./kernels";
+
+/**
+ * A linear layer on rows: `y = x · W + b` (no `b`: `y = x · W`).
+ *
+ * @param x [N, in].
+ * @param w [in, out] (GPT-2's Conv1D layout).
+ * @param b [out], or null for a bias-free layer.
+ */
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D | null): tf.Tensor2D {
+  const fast = b ? fastLinear(x, w, b) : null;
+  if (fast) return fast;
+  return tf.tidy(() => {
+    const y = tf.matMul(x, w);
+    return (b ? tf.add(y, b) : y) as tf.Tensor2D;
+  });
+}
 
 /**
  * Layer normalisation over the last axis:
@@ -62,7 +81,8 @@ export function gelu(x: tf.Tensor): tf.Tensor {
   if (fast) return fast;
   return tf.tidy(() => {
     const c = Math.sqrt(2 / Math.PI);
-    const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), c);
+    // x·x·x, not tf.pow(x, 3): pow's gradient also differentiates the exponent (log x), ~10x the work.
+    const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), c);
     return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
   });
 }
@@ -128,12 +148,8 @@ export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
   const scale = options.scale ?? 1 / Math.sqrt(hd);
   const rate = options.dropout ?? 0;
   if (rate === 0) {
-    const fast = fastCausalAttention(q, k, v, scale);
-    if (fast) {
-      if (options.returnWeights) return fast;
-      fast.weights.dispose();
-      return { output: fast.output };
-    }
+    const fast = fastCausalAttention(q, k, v, scale, !!options.returnWeights);
+    if (fast) return fast as AttentionResult;
   }
   let weightsOut: tf.Tensor4D | undefined;
   const output = tf.tidy(() => {
@@ -145,6 +161,38 @@ export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
     return tf.matMul(dropped, v) as tf.Tensor4D;
   });
   return weightsOut ? { output, weights: weightsOut } : { output };
+}
+
+/**
+ * Causal self-attention from a fused q|k|v projection, heads merged back:
+ * `qkv` [B·T, 3·d] is split on the last axis into q, k, v (d columns each);
+ * each is reshaped to [B, T, H, hd] and transposed to [B, H, T, hd];
+ * {@link causalAttention} runs without dropout; its output is transposed back
+ * and reshaped to [B·T, d]. (One entry point, so a backend can read the heads
+ * in place instead of splitting and transposing.)
+ *
+ * @param qkv [B·T, 3·d], rows in batch-major order.
+ * @param batch B.
+ * @param nHead H; d must be a multiple of it.
+ * @param options.scale multiplies the scores; default `1 / √hd`.
+ */
+export function causalSelfAttention(qkv: tf.Tensor2D, batch: number, nHead: number, options: { scale?: number } = {}): tf.Tensor2D {
+  const [rows, width] = qkv.shape;
+  const d = width / 3;
+  if (!Number.isInteger(d) || !Number.isInteger(d / nHead) || !Number.isInteger(rows / batch)) {
+    throw new Error(`causalSelfAttention: qkv [${qkv.shape}] does not split into batch ${batch}, 3 × d and ${nHead} heads`);
+  }
+  const t = rows / batch;
+  const hd = d / nHead;
+  const scale = options.scale ?? 1 / Math.sqrt(hd);
+  const fast = fastCausalSelfAttention(qkv, batch, nHead, scale);
+  if (fast) return fast;
+  return tf.tidy(() => {
+    const toHeads = (m: tf.Tensor) => tf.transpose(tf.reshape(m, [batch, t, nHead, hd]), [0, 2, 1, 3]) as tf.Tensor4D;
+    const [q, k, v] = tf.split(qkv, 3, 1);
+    const { output } = causalAttention(toHeads(q), toHeads(k), toHeads(v), { scale });
+    return tf.reshape(tf.transpose(output, [0, 2, 1, 3]), [rows, d]) as tf.Tensor2D;
+  });
 }
 
 /**

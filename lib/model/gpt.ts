@@ -6,7 +6,7 @@
  * projection is a plain `x · W`.
  */
 import * as tf from "@tensorflow/tfjs";
-import { layerNorm, rmsNorm, gelu, causalAttention, crossEntropy, embedding } from "../backend/fused";
+import { layerNorm, rmsNorm, gelu, causalAttention, causalSelfAttention, crossEntropy, embedding, linear } from "../backend/fused";
 import { DISPLAY_SYMBOL, MimeBundle } from "../host";
 import { GPTConfig, gptConfig } from "./config";
 import { Rng } from "./rng";
@@ -259,8 +259,8 @@ export class GPT {
 
   /** `x · W (+ b)` for x [N, in]. */
   private linear(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
-    const y = tf.matMul(x, this.param(`${prefix}.weight`)) as tf.Tensor2D;
-    return this.config.bias ? (tf.add(y, this.param(`${prefix}.bias`)) as tf.Tensor2D) : y;
+    const bias = this.config.bias ? (this.param(`${prefix}.bias`) as tf.Tensor1D) : null;
+    return linear(x, this.param(`${prefix}.weight`) as tf.Tensor2D, bias);
   }
 
   private dropout(x: tf.Tensor, training: boolean): tf.Tensor {
@@ -314,30 +314,38 @@ export class GPT {
         // Attention: one fused qkv projection, split on the last axis, 4-D transposes only.
         const h = tf.reshape(this.norm(x, `${p}.ln_1`), [b * t, d]) as tf.Tensor2D;
         const qkv = this.linear(h, `${p}.attn.c_attn`);
-        const [q2, k2, v2] = tf.split(qkv, 3, 1);
-        let q = toHeads(q2);
-        let k = toHeads(k2);
-        let v = toHeads(v2);
-        if (rope) {
-          q = applyRope(q, rope.cos, rope.sin);
-          k = applyRope(k, rope.cos, rope.sin);
-        }
-        if (cache) {
-          const pk = cache.keys[i];
-          const pv = cache.values[i];
-          if (pk && pv) {
-            k = tf.concat([pk, k], 2);
-            v = tf.concat([pv, v], 2);
+        // Plain causal self-attention (no cache, RoPE, dropout or weights asked for) is one
+        // fused call, so a fast backend skips the per-head splits and transposes.
+        const plain = !rope && !cache && !options.returnAttentions && !(training && c.dropout > 0);
+        let merged: tf.Tensor2D;
+        if (plain) {
+          merged = causalSelfAttention(qkv, b, nh);
+        } else {
+          const [q2, k2, v2] = tf.split(qkv, 3, 1);
+          let q = toHeads(q2);
+          let k = toHeads(k2);
+          let v = toHeads(v2);
+          if (rope) {
+            q = applyRope(q, rope.cos, rope.sin);
+            k = applyRope(k, rope.cos, rope.sin);
           }
-          cache.set(i, k, v);
+          if (cache) {
+            const pk = cache.keys[i];
+            const pv = cache.values[i];
+            if (pk && pv) {
+              k = tf.concat([pk, k], 2);
+              v = tf.concat([pv, v], 2);
+            }
+            cache.set(i, k, v);
+          }
+          const attn = causalAttention(q, k, v, {
+            dropout: training ? c.dropout : 0,
+            dropoutSeed: training && c.dropout > 0 ? this.dropoutRng.nextUint32() : undefined,
+            returnWeights: options.returnAttentions,
+          });
+          if (attn.weights) attentions.push(attn.weights);
+          merged = tf.reshape(tf.transpose(attn.output, [0, 2, 1, 3]), [b * t, d]) as tf.Tensor2D;
         }
-        const attn = causalAttention(q, k, v, {
-          dropout: training ? c.dropout : 0,
-          dropoutSeed: training && c.dropout > 0 ? this.dropoutRng.nextUint32() : undefined,
-          returnWeights: options.returnAttentions,
-        });
-        if (attn.weights) attentions.push(attn.weights);
-        const merged = tf.reshape(tf.transpose(attn.output, [0, 2, 1, 3]), [b * t, d]) as tf.Tensor2D;
         const attnOut = this.linear(merged, `${p}.attn.c_proj`);
         x = tf.add(x, this.dropout(tf.reshape(attnOut, [b, t, d]), training)) as tf.Tensor3D;
 
