@@ -687,6 +687,12 @@ export class Kernel {
       display: (obj, options) => display(obj, options),
       abortSignal: () => this.executor.signal(),
       interactive: true,
+      // JupyterLab and Notebook 7 send the cell's id; lib/viz uses it to re-send
+      // plotly.js when the cell that carried it is re-run.
+      cellId: () => {
+        const id = (this.currentExecute?.msg.metadata as Record<string, unknown> | undefined)?.cellId;
+        return typeof id === "string" ? id : undefined;
+      },
     });
   }
 

@@ -3,3 +3,4 @@
  */
 export * from "./safetensors";
 export * from "./checkpoint";
+export * from "./datasets";
