@@ -170,6 +170,34 @@ export class Kernel {
     };
   }
 
+  /** Our own crash listeners, and foreign ones already wrapped by {@link disarmForeignCrashListeners}. */
+  private readonly safeListeners = new WeakSet<Function>();
+
+  /**
+   * A library may add an `uncaughtException` / `unhandledRejection` listener
+   * that rethrows (Emscripten runtimes do), and a throw inside such a listener
+   * is fatal in Node. After the prelude and after every cell, wrap any new
+   * foreign listener so that what it throws is reported instead of killing
+   * the kernel; the listener still runs.
+   */
+  private disarmForeignCrashListeners(): void {
+    for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+      for (const listener of process.listeners(event as any) as Array<(...args: any[]) => void>) {
+        if (this.safeListeners.has(listener)) continue;
+        const wrapped = (...args: any[]) => {
+          try {
+            listener(...args);
+          } catch (e) {
+            this.reportBackground(e, event === "uncaughtException" ? "uncaught exception" : "unhandled promise rejection");
+          }
+        };
+        this.safeListeners.add(wrapped);
+        process.removeListener(event, listener);
+        process.on(event as any, wrapped);
+      }
+    }
+  }
+
   /** Starts the transport and, in the background, the compiler and the prelude. */
   start(): void {
     // A signal never kills the kernel: it interrupts the running cell.
@@ -177,8 +205,11 @@ export class Kernel {
       this.executor.onSigint();
       this.rejectInput();
     });
-    process.on("uncaughtException", (e) => this.reportBackground(e, "uncaught exception"));
-    process.on("unhandledRejection", (reason) => this.reportBackground(reason, "unhandled promise rejection"));
+    const onUncaught = (e: unknown) => this.reportBackground(e, "uncaught exception");
+    const onRejection = (reason: unknown) => this.reportBackground(reason, "unhandled promise rejection");
+    this.safeListeners.add(onUncaught).add(onRejection);
+    process.on("uncaughtException", onUncaught);
+    process.on("unhandledRejection", onRejection);
     this.guardProcessExit();
     this.streams.install();
     hidePromiseBookkeeping();
@@ -228,6 +259,7 @@ export class Kernel {
         await this.executor.run("prelude", source, compiled);
       } finally {
         this.compiler.commit(compiled);
+        this.disarmForeignCrashListeners();
       }
     } catch (e) {
       const report = e instanceof CompileError ? this.compileReport(e, "prelude", source) : this.executor.report(e);
@@ -493,6 +525,7 @@ export class Kernel {
         } finally {
           // Keep what the cell defined even when it failed half way, as Python does.
           compiler.commit(compiled);
+          this.disarmForeignCrashListeners();
         }
       }
     } catch (e) {

@@ -184,3 +184,26 @@ test("fused adamwUpdate updates parameter and moments in place", async (t) => {
     tf.dispose([p, m, v]);
   });
 });
+
+test("after the wasm backend starts, a stray error no longer crashes a process that handles it", () => {
+  // Emscripten's runtime adds uncaughtException/unhandledRejection listeners that
+  // rethrow; inside the kernel they would turn any stray error into a crash.
+  const lib = JSON.stringify(require.resolve("../lib"));
+  const script = `
+    const tf = require("@tensorflow/tfjs");
+    const llm = require(${lib});
+    (async () => {
+      await tf.ready();                      // tfjs may start wasm on first use, before llmlab does
+      await llm.initBackend({ backend: "wasm" });
+      process.on("uncaughtException", (e) => console.log("handled " + e.message));
+      process.on("unhandledRejection", (e) => console.log("handled " + e.message));
+      setTimeout(() => { throw new Error("thrown"); }, 1);
+      Promise.reject(new Error("rejected"));
+      setTimeout(() => console.log("alive"), 100);
+    })();`;
+  const r = require("node:child_process").spawnSync(process.execPath, ["-e", script], { encoding: "utf8", cwd: __dirname, timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /handled thrown/);
+  assert.match(r.stdout, /handled rejected/);
+  assert.match(r.stdout, /alive/);
+});

@@ -251,8 +251,29 @@ async function startWebgpu(): Promise<BackendState> {
   };
 }
 
+/**
+ * Emscripten's Node runtime (inside tfjs-backend-wasm) installs process-wide
+ * `uncaughtException` and `unhandledRejection` listeners that rethrow, which
+ * turns any stray error anywhere in the process into a crash — fatal for a
+ * kernel that must survive user code. Its own clean-up of them is broken, and
+ * the backend may have been started by any tf call before ours (tfjs starts the
+ * highest-priority backend on first use), so find them by their source.
+ */
+function removeEmscriptenCrashListeners(): void {
+  const rethrows = (fn: Function) => {
+    const src = Function.prototype.toString.call(fn);
+    return /ExitStatus/.test(src) || /^function\s*\(reason\)\s*\{\s*throw reason;?\s*\}$/.test(src);
+  };
+  for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+    for (const listener of process.listeners(event as any)) {
+      if (rethrows(listener)) process.removeListener(event, listener as (...args: any[]) => void);
+    }
+  }
+}
+
 async function startWasm(): Promise<BackendState> {
   await setAndCheck("wasm");
+  removeEmscriptenCrashListeners();
   const wasmPkg = require("@tensorflow/tfjs-backend-wasm");
   let simd = false;
   try {
