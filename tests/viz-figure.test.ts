@@ -133,6 +133,29 @@ test("heatmaps: a [layers, heads, T, T] tensor becomes a titled grid with one sh
   assert.ok(layout(fig).coloraxis.cmin >= 0 && layout(fig).coloraxis.cmax <= 1);
 });
 
+test("heatmap with token labels: square cells by shrinking the domain, so ticks stay next to the cells", () => {
+  const square = layout(plot.heatmap([[1, 0], [0.5, 0.5]], { tokens: ["a", "b"] }));
+  assert.equal(square.yaxis.scaleanchor, "x");
+  assert.equal(square.xaxis.constrain, "domain");
+  assert.equal(square.yaxis.constrain, "domain");
+  // Without labels on both axes the cells need not be square.
+  const free = layout(plot.heatmap([[1, 2, 3]], { x: ["a", "b", "c"] }));
+  assert.equal(free.yaxis.scaleanchor, undefined);
+  assert.equal(free.xaxis.constrain, undefined);
+  // In a grid every cell keeps its own square constraint.
+  const att = tf.randomUniform([2, 2, 3, 3]);
+  const grid = layout(plot.heatmaps(att, { tokens: ["x", "y", "z"] }));
+  att.dispose();
+  for (const k of ["", "2", "3", "4"]) {
+    assert.equal(grid["yaxis" + k].scaleanchor, "x" + k);
+    assert.equal(grid["yaxis" + k].constrain, "domain");
+    assert.equal(grid["xaxis" + k].constrain, "domain");
+  }
+  // Rows are far enough apart for the labelled x axis of one row and the cell titles of the next.
+  const gapPx = (grid.yaxis.domain[0] - grid.yaxis3.domain[1]) * grid.height;
+  assert.ok(gapPx >= 110, `gap between rows ${gapPx} px`);
+});
+
 test("histogram: values are binned here, on edges shared by all series", () => {
   assert.deepEqual(binCounts([0, 0.5, 1, 1.5, 2, null], 0, 2, 4), [1, 1, 1, 2]);
   const fig = plot.histogram([0, 0.5, 1, 1.5, 2], { bins: 4 });

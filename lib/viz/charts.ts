@@ -365,13 +365,21 @@ export function heatmap(z: Matrix, options: HeatmapOptions = {}): Figure {
     xLabel: options.xLabel ?? (options.tokens !== undefined ? "key" : undefined),
     yLabel: options.yLabel ?? (options.tokens !== undefined ? "query" : undefined),
   };
+  // Labelled rows and columns (tokens) get square cells. The axes shrink their domain to keep
+  // them square ("domain"), rather than padding the range with empty space, which would leave
+  // the tick labels and axis titles far from the cells, on top of the next row in a grid.
+  const square = xLabels !== undefined && yLabels !== undefined;
   const extra: Record<string, unknown> = {
-    xaxis: { ...(xLabels ? { type: "category", tickangle: cols > 12 ? -60 : 0 } : {}), showgrid: false },
+    xaxis: {
+      ...(xLabels ? { type: "category", tickangle: cols > 12 ? -60 : 0 } : {}),
+      showgrid: false,
+      ...(square ? { constrain: "domain" } : {}),
+    },
     yaxis: {
       ...(yLabels ? { type: "category" } : {}),
       showgrid: false,
       ...(options.rowsTopDown === false ? {} : { autorange: "reversed" }),
-      ...(xLabels && yLabels ? { scaleanchor: "x" } : {}),
+      ...(square ? { scaleanchor: "x", constrain: "domain" } : {}),
     },
   };
   if (options.height === undefined) extra.height = Math.max(320, Math.min(900, 140 + 22 * rows));
@@ -425,10 +433,15 @@ export function heatmaps(
   const { title, width, height, titles, cols: _c, layout, ...each } = options;
   const figs = split.mats.map((m) => heatmap(m, { ...each, height: undefined }));
   const side = Math.max(220, Math.min(420, 120 + 16 * split.mats[0].length));
+  const totalHeight = height ?? rows * side + 60;
+  // Between rows: the tick labels and title of the x axis above, then the next cell's title.
+  const labelled = options.tokens !== undefined || options.x !== undefined || options.xLabel !== undefined;
+  const yGap = rows > 1 ? Math.min(0.3, (labelled ? 120 : 70) / totalHeight) : 0;
   return subplots(rows, cols, figs, {
     title,
     width,
-    height: height ?? rows * side + 60,
+    height: totalHeight,
+    yGap,
     titles: titles ?? split.titles,
     layout,
   });
