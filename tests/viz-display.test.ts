@@ -195,6 +195,24 @@ test("dashboard: close() draws steps logged since the last redraw", (t) => {
   assert.equal(fig.data[0].y.length, 30);
 });
 
+test("dashboard: close() draws metrics logged at the step already drawn (val loss after the last step)", (t) => {
+  const h = new FakeHost();
+  setHost(h);
+  t.after(() => setHost(consoleHost));
+  const clock = fakeClock();
+  const dash = plot.dashboard({ total: 3, minIntervalMs: 1000, now: clock.now });
+  for (let step = 1; step <= 3; step++) dash.log(step, { loss: 1 / step });
+  const drawn = h.outputs.filter((o) => !carriesLibrary(o)).length;
+  dash.log(3, { valLoss: 0.5 }); // train() evaluates after the last step's onStep
+  dash.close();
+  const outs = h.outputs.filter((o) => !carriesLibrary(o));
+  assert.equal(outs.length, drawn + 1, "close() redraws for the late val loss");
+  const fig = outs[outs.length - 1].bundle["application/vnd.plotly.v1+json"] as any;
+  assert.deepEqual(fig.data.map((d: any) => d.name), ["loss", "valLoss"]);
+  dash.close();
+  assert.equal(h.outputs.filter((o) => !carriesLibrary(o)).length, drawn + 1, "a second close() adds nothing");
+});
+
 test("dashboard on a terminal: a status line on the stream, no display messages", (t) => {
   const h = new FakeHost(false);
   setHost(h);

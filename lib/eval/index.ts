@@ -1,9 +1,12 @@
 /**
- * Evaluation: the mean loss of a model on held-out tokens, and perplexity.
+ * Evaluation: the mean loss of a model on held-out tokens, perplexity, and
+ * scaling-law fits (`fitPowerLaw`).
  */
 import * as tf from "@tensorflow/tfjs";
 import type { GPT } from "../model/gpt";
 import { BatchSampler } from "../train/data";
+
+export { fitPowerLaw, type PowerLawFit, type PowerLawOptions } from "./scaling";
 
 /** Options of {@link estimateLoss}. */
 export interface EstimateLossOptions {

@@ -189,6 +189,8 @@ export class Dashboard extends LiveFigure {
   private lastDrawTime = -Infinity;
   private readonly bar: ProgressBar | undefined;
   private finished = false;
+  /** Values were logged since the last redraw (e.g. a val loss logged at the step already drawn). */
+  private dirty = false;
 
   constructor(options: DashboardOptions = {}) {
     const now = options.now ?? (() => performance.now());
@@ -226,6 +228,7 @@ export class Dashboard extends LiveFigure {
       h.steps.push(step);
       h.values.push(v);
     }
+    this.dirty = true;
     if (this.bar) {
       this.bar.update(step, this.latest());
       return false;
@@ -244,7 +247,7 @@ export class Dashboard extends LiveFigure {
       this.bar.close(this.latest());
       return;
     }
-    if (this.lastDrawStep !== this.step || this.draws === 0) this.redraw();
+    if (this.dirty || this.draws === 0) this.redraw();
   }
 
   /** Redraws now, whatever the throttle says. */
@@ -261,6 +264,7 @@ export class Dashboard extends LiveFigure {
   }
 
   private redraw(): void {
+    this.dirty = false;
     this.lastDrawStep = this.step;
     this.lastDrawTime = this.clock();
     const fig = this.figure();
