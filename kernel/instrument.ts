@@ -36,11 +36,16 @@ export interface Instrumented {
  * module used to parse it.
  */
 export function instrument(ts: typeof TS, code: string): Instrumented {
-  const sf = ts.createSourceFile("cell.js", code, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+  // Parse the cell as the body of an async function: in a plain script `await`
+  // is an identifier, so `await (f)()` would parse as a call of a function named
+  // await. The wrapper adds no line break, so only positions shift (by PREFIX).
+  const PREFIX = "(async () => {";
+  const sf = ts.createSourceFile("cell.js", PREFIX + code + "\n})", ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+  const wrapper = ((sf.statements[0] as TS.ExpressionStatement).expression as TS.ParenthesizedExpression).expression as TS.ArrowFunction;
   const inserts: Insertion[] = [];
   let order = 0;
-  const open = (pos: number, text: string) => inserts.push({ pos, text, closing: false, order: order++ });
-  const close = (pos: number, text: string) => inserts.push({ pos, text, closing: true, order: order++ });
+  const open = (pos: number, text: string) => inserts.push({ pos: pos - PREFIX.length, text, closing: false, order: order++ });
+  const close = (pos: number, text: string) => inserts.push({ pos: pos - PREFIX.length, text, closing: true, order: order++ });
 
   function tickStatement(body: TS.Statement): void {
     if (ts.isBlock(body)) {
@@ -95,7 +100,7 @@ export function instrument(ts: typeof TS, code: string): Instrumented {
     ts.forEachChild(node, visit);
     if (isFunction) functionDepth--;
   }
-  visit(sf);
+  (wrapper.body as TS.Block).statements.forEach(visit);
 
   // Same position: closings before openings; openings outer-first; closings inner-first.
   inserts.sort((a, b) => {
@@ -111,7 +116,9 @@ export function instrument(ts: typeof TS, code: string): Instrumented {
   for (const ins of inserts) {
     parts.push(code.slice(last, ins.pos), ins.text);
     last = ins.pos;
-    const { line, character } = sf.getLineAndCharacterOfPosition(ins.pos);
+    const at = sf.getLineAndCharacterOfPosition(ins.pos + PREFIX.length);
+    const line = at.line;
+    const character = line === 0 ? at.character - PREFIX.length : at.character;
     let list = shifts.get(line);
     if (!list) shifts.set(line, (list = []));
     list.push([character, ins.text.length]);

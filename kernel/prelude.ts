@@ -25,7 +25,7 @@ await llm.initBackend();
 llm.viz.installDisplays(tf);
 
 /** danfo.js DataFrames (`new dfd.DataFrame(...)`); loaded on first use. */
-const dfd = llm.viz.dfd;
+const dfd: llm.viz.DanfoModule = llm.viz.dfd;
 
 const pretrained = await llm.io.loadPretrained("shakespeare-char");
 

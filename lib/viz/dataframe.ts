@@ -180,12 +180,15 @@ export function danfoLoaded(): boolean {
   return loaded !== undefined;
 }
 
+/** The danfojs-node module's type (what `dfd` is), nameable from outside llmlab. */
+export type DanfoModule = typeof Danfo;
+
 /**
  * danfojs-node (https://danfo.jsdata.org), pandas-like DataFrames: `new
  * dfd.DataFrame({a: [1, 2]})`, `dfd.readCSV(…)`. Loaded on first property
  * access, so merely having `dfd` costs nothing at start-up.
  */
-export const dfd: typeof Danfo = new Proxy({} as typeof Danfo, {
+export const dfd: DanfoModule = new Proxy({} as typeof Danfo, {
   get: (_target, prop) => Reflect.get(danfo(), prop),
   has: (_target, prop) => Reflect.has(danfo(), prop),
   ownKeys: () => Reflect.ownKeys(danfo()),

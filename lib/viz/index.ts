@@ -26,6 +26,7 @@ export type { LiveOptions, DashboardOptions, DashboardPanel, Metrics, MetricHist
 export { ProgressBar, progress } from "./progress";
 export type { ProgressOptions, ProgressInfo } from "./progress";
 export { dfd, danfo, installDataFrameDisplay, setTableOptions, tableBundle } from "./dataframe";
+export type { DanfoModule } from "./dataframe";
 export type { TableOptions, TableLike } from "./dataframe";
 export { installTensorDisplay, tensorBundle, tensorText } from "./tensor";
 export type { TensorModule } from "./tensor";

@@ -369,6 +369,7 @@ def test_shutdown_with_restart_flag_ends_the_process():
         ("class Base { constructor(public n: number) {} }\nclass Derived extends Base { constructor() { super(5); } }\nnew Derived().n", "5"),
         ("const big = 10n ** 20n; big", "100000000000000000000n"),
         ("Promise.resolve(3)", "Promise { 3 }"),
+        ("const awaited = await (async () => 7)();\nawaited", "7"),
     ],
 )
 def test_language_corners(k, code, expected):
@@ -400,14 +401,18 @@ def test_runtime_errors_point_into_the_cells(k):
     assert (count, 4) in lines, traceback  # the call, line 4 of this cell
 
 
-def test_the_default_prelude_runs_clean():
-    """kernel/prelude.ts (what every notebook starts with) runs without errors."""
+def test_the_default_prelude_runs_clean(tmp_path):
+    """kernel/prelude.ts (what every notebook starts with) runs without errors,
+    also when the notebook lives outside the project, and its globals are there."""
     env = {k: v for k, v in os.environ.items() if k != "LLMLAB_PRELUDE"}
-    km, kc = start(env=env)
+    km, kc = start(env=env, cwd=str(tmp_path))
     try:
-        reply, outputs = execute(kc, "1", timeout=300)
+        code = ("[typeof tf, typeof llm, typeof plot, typeof dfd, typeof device, "
+                "model.config.vocabSize, tokenizer.vocabSize].join(' ')")
+        reply, outputs = execute(kc, code, timeout=300)
         assert reply["status"] == "ok", reply
         stderr = "".join(c["text"] for t, c in outputs if t == "stream" and c["name"] == "stderr")
         assert "prelude" not in stderr, stderr
+        assert results(outputs) == ["'object object object object function 65 65'"]
     finally:
         stop(km, kc)
