@@ -286,3 +286,15 @@ test("Figure implements the Jupyter display protocol", () => {
   const fig = plot.bar([1, 2]);
   assert.equal(typeof (fig as any)[DISPLAY_SYMBOL], "function");
 });
+
+test("line and scatter take named series sharing one x", () => {
+  const fig = plot.line([0, 10, 20], { train: [3, 2, 1], val: [3.5, 2.5, 2] }, { title: "loss" });
+  const data = fig.data as Array<{ name?: string; x: number[]; y: number[] }>;
+  assert.deepEqual(data.map((d) => d.name), ["train", "val"]);
+  assert.deepEqual(data[1].x, [0, 10, 20]);
+  assert.deepEqual(data[1].y, [3.5, 2.5, 2]);
+  assert.throws(() => plot.line([0, 1], { a: [1, 2, 3] }), /length|same/);
+  // An options object with an array-valued option is still options.
+  const sc = plot.scatter([1, 2], { text: ["a", "b"] });
+  assert.equal((sc.data as unknown[]).length, 1);
+});

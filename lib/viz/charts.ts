@@ -10,6 +10,7 @@ import { Figure, FigureConfig, FigureData, FigureLayout, figureTitle } from "./f
 import {
   isTensorLike,
   isValues,
+  isNamedValues,
   Labels,
   Matrix,
   NormalSeries,
@@ -184,8 +185,12 @@ function finish(data: FigureData[], o: PlotOptions, showLegend: boolean, extraLa
 }
 
 /** Splits `(input, options?)` from `(x, y, options?)`. */
+/** Option names whose values can be arrays: an object with one of them is options, not named series. */
+const ARRAY_OPTION_KEYS = ["text"];
+
 function splitArgs<O>(input: unknown, second: unknown, third: unknown, fn: string): { x: unknown; y: unknown; options: O } {
-  if (isValues(second)) {
+  const namedSeries = isValues(input) && isNamedValues(second) && !ARRAY_OPTION_KEYS.some((k) => k in (second as object));
+  if (isValues(second) || namedSeries) {
     checkOptions(third, fn);
     return { x: input, y: second, options: (third ?? {}) as O };
   }
@@ -219,11 +224,12 @@ function seriesTraces(series: NormalSeries[], mode: string, extra: (s: NormalSer
 
 /**
  * A line chart. `plot.line(losses)`, `plot.line(steps, losses)`,
+ * `plot.line(steps, {train: a, val: b})` (named series sharing x),
  * `plot.line({x: steps, y: losses})`, `plot.line({train: a, val: {x, y}})`,
  * or `plot.line([{name, x, y}, …])`; values may be arrays, typed arrays or tf tensors.
  */
 export function line(input: SeriesInput, options?: LineOptions): Figure;
-export function line(x: Labels, y: Values, options?: LineOptions): Figure;
+export function line(x: Labels, y: Values | Record<string, Values>, options?: LineOptions): Figure;
 export function line(input: unknown, second?: unknown, third?: unknown): Figure {
   const { x, y, options } = splitArgs<LineOptions>(input, second, third, "plot.line");
   const series = toSeriesList(x, y, "plot.line");
@@ -250,7 +256,7 @@ export function line(input: unknown, second?: unknown, third?: unknown): Figure 
  * `logX`/`logY` for log axes (scaling laws), `text` for per-point labels.
  */
 export function scatter(input: SeriesInput, options?: ScatterOptions): Figure;
-export function scatter(x: Labels, y: Values, options?: ScatterOptions): Figure;
+export function scatter(x: Labels, y: Values | Record<string, Values>, options?: ScatterOptions): Figure;
 export function scatter(input: unknown, second?: unknown, third?: unknown): Figure {
   const { x, y, options } = splitArgs<ScatterOptions>(input, second, third, "plot.scatter");
   const series = toSeriesList(x, y, "plot.scatter");

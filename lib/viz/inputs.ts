@@ -226,10 +226,21 @@ function normaliseOne(series: Series, name: string | undefined, fn: string): Nor
  * Normalises the arguments of `plot.line`/`plot.scatter`: either `(input)` or
  * `(x, y)`, where input is any {@link SeriesInput}. `fn` names the caller in errors.
  */
+/** True for a non-empty plain object whose every value is a list of values: `{ train: [...], val: [...] }`. */
+export function isNamedValues(value: unknown): value is Record<string, Values> {
+  if (value === null || typeof value !== "object" || Array.isArray(value) || isValues(value)) return false;
+  const values = Object.values(value as Record<string, unknown>);
+  return values.length > 0 && values.every(isValues);
+}
+
 export function toSeriesList(input: unknown, y: unknown, fn: string): NormalSeries[] {
   if (y !== undefined) {
-    if (!isValues(y)) throw new Error(`${fn}(x, y): y must be an array, typed array or tensor, got ${describe(y)}`);
     if (!isValues(input)) throw new Error(`${fn}(x, y): x must be an array, typed array or tensor, got ${describe(input)}`);
+    if (isNamedValues(y)) {
+      // Several named series over the same x: (steps, { train: [...], val: [...] }).
+      return Object.entries(y).map(([name, v]) => normaliseOne({ x: input as Labels, y: v }, name, fn));
+    }
+    if (!isValues(y)) throw new Error(`${fn}(x, y): y must be an array, typed array, tensor or {name: values}, got ${describe(y)}`);
     return [normaliseOne({ x: input as Labels, y: y as Values }, undefined, fn)];
   }
   if (isValues(input)) {
