@@ -77,6 +77,28 @@ function runTorch(threads: number, warmup: number, steps: number, env: NodeJS.Pr
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as GptRefRow;
 }
 
+/**
+ * The same case on the wasm backend with tfjs's own kernels only (what a user of
+ * stock TensorFlow.js gets), in a child process since kernels cannot be
+ * unregistered cleanly once installed. Reported as case "gpt-ref-stock".
+ */
+function runStockWasm(ctx: BenchContext): { case: "gpt-ref-stock" } & Omit<GptRefRow, "case"> | undefined {
+  const script = path.join(__dirname, "index.js");
+  const r = spawnSync(process.execPath, [script, "--case", "gpt-ref", "--backends", "wasm", "--no-torch", "--json",
+    "--steps", String(Math.min(ctx.steps, 3)), "--warmup", "1", "--budget", String(ctx.budgetSeconds)], {
+    encoding: "utf8",
+    timeout: 900_000,
+    env: { ...process.env, LLMLAB_FAST_KERNELS: "0" },
+  });
+  const line = r.stdout?.split("\n").find((l) => l.startsWith("{"));
+  if (r.status !== 0 || !line) {
+    ctx.note(`stock wasm run failed: ${r.stderr}`);
+    return undefined;
+  }
+  const row = JSON.parse(line) as GptRefRow;
+  return { ...row, case: "gpt-ref-stock" };
+}
+
 /** The gpt-ref case. */
 export const gptRef: BenchCase = {
   name: "gpt-ref",
@@ -99,6 +121,10 @@ export const gptRef: BenchCase = {
       return row;
     };
     for (const backend of ctx.backends) rows.push(await measure(backend));
+    if (ctx.backends.includes("wasm") && process.env.LLMLAB_FAST_KERNELS !== "0" && ctx.stock) {
+      const stock = runStockWasm(ctx);
+      if (stock) ctx.report(stock, `wasm     stock tfjs kernels (LLMLAB_FAST_KERNELS=0): ${stock.ms_per_step.toFixed(1)} ms/step, ${stock.tokens_per_s.toFixed(0)} tokens/s`);
+    }
     if (!ctx.torch || !torchAvailable()) {
       ctx.note(ctx.torch ? `PyTorch not run: ${PYTHON} cannot import torch` : "PyTorch not run (--no-torch)");
       return;

@@ -2,7 +2,7 @@
  * `npm run bench`: the library's benchmarks, on every backend present.
  *
  *   node dist/bench/index.js [--json] [--case NAME[,NAME]] [--backends wasm,cpu]
- *                            [--steps N] [--warmup N] [--budget SECONDS] [--no-torch]
+ *                            [--steps N] [--warmup N] [--budget SECONDS] [--no-torch] [--no-stock]
  *
  * Text mode prints one readable line per measurement and the comparisons;
  * `--json` prints one JSON object per measurement on stdout (e.g. `{"case":
@@ -29,6 +29,8 @@ export interface BenchContext {
   budgetSeconds: number;
   /** Whether to run the PyTorch reference when available. */
   torch: boolean;
+  /** Whether to also time stock tfjs kernels (gpt-ref-stock; slow). */
+  stock: boolean;
   /** Emit a measurement: a JSON line with --json, else the text. */
   report(row: object, text: string): void;
   /** Emit a comment or comparison (stdout in text mode, stderr with --json). */
@@ -79,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
     warmup: Math.round(positive("--warmup", option(argv, "--warmup"), 3)),
     budgetSeconds: positive("--budget", option(argv, "--budget"), 60),
     torch: !argv.includes("--no-torch"),
+    stock: !argv.includes("--no-stock"),
     report: (row, text) => process.stdout.write((json ? JSON.stringify(row) : text) + "\n"),
     note: (text) => (json ? process.stderr : process.stdout).write(text + "\n"),
   };

@@ -49,6 +49,12 @@ export function registerFastKernels(backendName: string): string[] {
     gradientFixed = true;
   }
   const names: string[] = [];
+  // LLMLAB_FAST_KERNELS=0: stock tfjs kernels (for comparisons); the gradient
+  // fixes above stay, since they are about correctness, not speed.
+  if (process.env.LLMLAB_FAST_KERNELS === "0") {
+    registered.set(backendName, names);
+    return names;
+  }
   if (backendName === "wasm") {
     for (const config of wasmKernels) {
       const stock = captureStock(config.kernelName, backendName);
