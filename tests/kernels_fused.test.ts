@@ -8,19 +8,15 @@ import "@tensorflow/tfjs-backend-wasm";
 import * as fused from "../lib/backend/fused";
 import { registerFastKernels, fusedAvailable, setNativeEnabled } from "../lib/backend/kernels";
 import { nativeAddon } from "../lib/backend/kernels/native";
+import { Rng } from "../lib/model/rng";
 
 type Spec = { shape: number[]; dtype?: "float32" | "int32"; data?: number[]; scale?: number };
 type Result = { shape: number[]; data: number[] };
 
+/** A seeded uniform [0, 1) generator (the library's Rng). */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 function materialise(specs: Spec[], seed: number): Spec[] {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { encodingFor, type BPETokenizer } from "../lib/tokenizer";
+import { Rng } from "../lib/model/rng";
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { Tiktoken } = require("js-tiktoken/lite");
@@ -125,16 +126,10 @@ function wellFormed(s: string): string {
   return s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd");
 }
 
-/** mulberry32: a small seeded PRNG. */
+/** A seeded uniform [0, 1) generator (the library's Rng). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /** Random text drawn from pools that stress the split patterns and the byte-level merges. */

@@ -10,6 +10,7 @@ import {
   BPETokenizer, CharTokenizer, DisallowedSpecialTokenError, encodingFor, GPT4_SPLIT_PATTERN,
   loadTokenizer, utf8Encode, type MergeInfo,
 } from "../lib/tokenizer";
+import { Rng } from "../lib/model/rng";
 
 const root = path.join(__dirname, "..", "..");
 const shakespeare = fs.readFileSync(path.join(root, "datasets", "tinyshakespeare.txt"), "utf8");
@@ -19,16 +20,10 @@ function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "llmlab-tok-"));
 }
 
-/** mulberry32: a small seeded PRNG. */
+/** A seeded uniform [0, 1) generator (the library's Rng). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /** Random well-formed strings over many scripts, whitespace, emoji and all planes. */
