@@ -9,7 +9,9 @@
  * - first execute: launch → reply to the first trivial cell (llmlab loads its
  *   TypeScript compiler in the background after answering kernel_info);
  * - round trip: execute_request → execute_reply, median over N cells, for the
- *   same cell re-run (`1 + 1`) and for a different cell each time (`i + 1`).
+ *   same cell re-run (`1 + 1`), for a different cell each time (`i + 1`), and
+ *   for a different cell that declares a variable (`const v_i = i`, which the
+ *   following cells are type-checked against).
  *
  * A tiny ZMQ client of its own (kernel/wire.ts does the signing). A benchmark
  * measures and prints; it never fails on speed.
@@ -30,16 +32,20 @@ interface KernelCommand {
   name: string;
   argv: (connectionFile: string) => string[];
   env?: Record<string, string>;
+  /** A trivial cell that declares a variable, in the kernel's language. */
+  declare: (i: number) => string;
 }
 
 const KERNELS: KernelCommand[] = [
   {
     name: "llmlab",
     argv: (f) => [process.execPath, path.join(ROOT, "bin", "llmlab.js"), "kernel", "--connection-file", f],
+    declare: (i) => `const v_${i} = ${i}`,
   },
   {
     name: "ipykernel",
     argv: (f) => [IPYTHON, "-m", "ipykernel_launcher", "-f", f],
+    declare: (i) => `v_${i} = ${i}`,
   },
 ];
 
@@ -156,6 +162,7 @@ interface Result {
   firstExecute: number;
   sameCell: number[];
   newCell: number[];
+  declaringCell: number[];
 }
 
 async function measure(kernel: KernelCommand, launches: number, executes: number): Promise<Result> {
@@ -167,23 +174,28 @@ async function measure(kernel: KernelCommand, launches: number, executes: number
     await stop(k);
   }
   const k = await launch(kernel);
-  await k.client.request(k.client.shell, "kernel_info_request", {});
-  const first = await k.client.execute("1 + 1");
-  const firstExecute = performance.now() - k.t0;
-  if (first.content.status !== "ok") throw new Error(`${kernel.name}: first execute failed: ${JSON.stringify(first.content)}`);
-  const time = async (code: string) => {
-    const t = performance.now();
-    const reply = await k.client.execute(code);
-    if (reply.content.status !== "ok") throw new Error(`${kernel.name}: ${code} failed: ${JSON.stringify(reply.content)}`);
-    return performance.now() - t;
-  };
-  for (let i = 0; i < 5; i++) await time("1 + 1");
-  const sameCell: number[] = [];
-  for (let i = 0; i < executes; i++) sameCell.push(await time("1 + 1"));
-  const newCell: number[] = [];
-  for (let i = 0; i < executes; i++) newCell.push(await time(`${i} + 1`));
-  await stop(k);
-  return { startup, firstExecute, sameCell, newCell };
+  try {
+    await k.client.request(k.client.shell, "kernel_info_request", {});
+    const first = await k.client.execute("1 + 1");
+    const firstExecute = performance.now() - k.t0;
+    if (first.content.status !== "ok") throw new Error(`${kernel.name}: first execute failed: ${JSON.stringify(first.content)}`);
+    const time = async (code: string) => {
+      const t = performance.now();
+      const reply = await k.client.execute(code);
+      if (reply.content.status !== "ok") throw new Error(`${kernel.name}: ${code} failed: ${JSON.stringify(reply.content)}`);
+      return performance.now() - t;
+    };
+    for (let i = 0; i < 5; i++) await time("1 + 1");
+    const sameCell: number[] = [];
+    for (let i = 0; i < executes; i++) sameCell.push(await time("1 + 1"));
+    const newCell: number[] = [];
+    for (let i = 0; i < executes; i++) newCell.push(await time(`${i} + 1`));
+    const declaringCell: number[] = [];
+    for (let i = 0; i < executes; i++) declaringCell.push(await time(kernel.declare(i)));
+    return { startup, firstExecute, sameCell, newCell, declaringCell };
+  } finally {
+    await stop(k);
+  }
 }
 
 function hasIpykernel(): boolean {
@@ -216,13 +228,21 @@ async function main(): Promise<void> {
   for (const kernel of kernels) {
     rows.push([kernel.name, await measure(kernel, opts.launches, opts.executes)]);
   }
-  const header = ["kernel", "start-up (launch→kernel_info_reply)", "first execute (launch→reply)", "round trip, same cell", "round trip, new cell"];
+  const header = [
+    "kernel",
+    "start-up (launch→kernel_info_reply)",
+    "first execute (launch→reply)",
+    "round trip, same cell",
+    "round trip, new cell",
+    "new cell declaring a variable",
+  ];
   const lines = rows.map(([name, r]) => [
     name,
     `${(median(r.startup) / 1000).toFixed(2)} s`,
     `${(r.firstExecute / 1000).toFixed(2)} s`,
     `${median(r.sameCell).toFixed(1)} ms`,
     `${median(r.newCell).toFixed(1)} ms`,
+    `${median(r.declaringCell).toFixed(1)} ms`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ");
@@ -234,7 +254,8 @@ async function main(): Promise<void> {
     console.log(
       `llmlab / ipykernel: start-up ×${(median(ours.startup) / median(theirs.startup)).toFixed(2)}, ` +
         `round trip ×${(median(ours.sameCell) / median(theirs.sameCell)).toFixed(2)} (same cell), ` +
-        `×${(median(ours.newCell) / median(theirs.newCell)).toFixed(2)} (new cell)`,
+        `×${(median(ours.newCell) / median(theirs.newCell)).toFixed(2)} (new cell), ` +
+        `×${(median(ours.declaringCell) / median(theirs.declaringCell)).toFixed(2)} (declaring cell)`,
     );
   } else if (!theirs) {
     console.log("ipykernel not measured (not installed for /usr/bin/python3, or --no-ipykernel)");

@@ -1,11 +1,17 @@
 /**
  * Compiles notebook cells: TypeScript → type-checked JavaScript with REPL state
- * across cells, completions and hover info. The heavy lifting is tslab's
- * converter (`tslab/dist/converter`); this module adds what the kernel needs on
- * top of it:
+ * across cells, completions and hover info, on tslab's build of TypeScript
+ * (`@tslab/typescript-for-tslab`: top-level `await` reported separately, an
+ * entry point for completions) and the REPL scheme of tslab's converter: each
+ * cell is a module that sees the declarations of the cells before it, exports
+ * all its top-level names, and stores its last expression's value.
  *
- * - source maps through both of the converter's emit passes, so a runtime error
- *   points at the cell's own line and column;
+ * Unlike tslab's converter, which builds a new program for every cell (10-20
+ * ms), cells are checked by one long-lived program and checker
+ * ({@link CellProgram}, program.ts); emit (emit.ts) goes straight to CommonJS
+ * with one source map. On top, this module adds:
+ *
+ * - positions: type errors and runtime errors point at the cell's own line and column;
  * - interrupt checks in the emitted code ({@link instrument});
  * - type resolution of `llmlab` (this project's library) and of this project's
  *   npm dependencies from any notebook directory;
@@ -16,6 +22,8 @@ import * as fs from "node:fs";
 import { SourceMap } from "node:module";
 import type * as TS from "typescript";
 import { instrument } from "./instrument";
+import { CellProgram, MODULE_PREFIX, internals } from "./program";
+import { earlierCellNames, lastExpression, lastExpressionName, remainingDeclarations, withoutExportDeclarations } from "./emit";
 
 type Ts = typeof TS;
 
@@ -50,33 +58,6 @@ export interface CompiledCell {
   mapPosition: PositionMapper;
 }
 
-/** What tslab's converter offers (see tslab/dist/converter.d.ts). */
-interface Converter {
-  convert(prevDecl: string, src: string): {
-    output?: string;
-    declOutput?: string;
-    diagnostics: Array<{
-      start: { offset: number; line: number; character: number };
-      end: { offset: number; line: number; character: number };
-      messageText: string;
-      category: number;
-      code: number;
-      fileName?: string;
-    }>;
-    lastExpressionVar?: string;
-    hasToplevelAwait?: boolean;
-    sideOutputs?: Array<{ path: string; data: string }>;
-  };
-  inspect(prevDecl: string, src: string, position: number): TS.QuickInfo | undefined;
-  complete(
-    prevDecl: string,
-    src: string,
-    position: number,
-  ): { start: number; end: number; candidates: string[]; original?: TS.CompletionInfo };
-  close(): void;
-  addModule(name: string, content: string): Array<{ messageText: string; start: { line: number; character: number } }>;
-}
-
 /** The project root (the folder with package.json), whichever of src/dist this file runs from. */
 export function projectRoot(): string {
   let dir = __dirname;
@@ -90,111 +71,16 @@ export function projectRoot(): string {
 let loadedTs: Ts | undefined;
 
 /**
- * Loads the TypeScript build tslab's converter uses, patched so that its emit
- * produces inline source maps (the converter's options are not configurable),
- * and so that module lookups from any directory fall back to this project.
+ * Loads the TypeScript build of tslab, set up so that module lookups from any
+ * directory fall back to this project.
  */
 export function loadTypeScript(root: string): Ts {
   if (loadedTs) return loadedTs;
   const tsPath = require.resolve("@tslab/typescript-for-tslab", { paths: [path.dirname(require.resolve("tslab/package.json"))] });
-  const real: Ts = require(tsPath);
-  // The module's exports are non-configurable getters, so hand the converter a
-  // copy with two functions replaced instead of patching it in place.
-  const wrapper: Record<string, unknown> = {};
-  for (const key of Object.keys(real)) {
-    if (key === "createWatchCompilerHost" || key === "transpileModule") continue;
-    Object.defineProperty(wrapper, key, { enumerable: true, get: () => (real as any)[key] });
-  }
-  wrapper.createWatchCompilerHost = (roots: string[], options: TS.CompilerOptions, system: TS.System, _createProgram: unknown, ...rest: unknown[]) =>
-    (real.createWatchCompilerHost as any)(
-      roots,
-      { ...options, inlineSourceMap: true },
-      system,
-      process.env.LLMLAB_FULL_BUILDER === "1" ? undefined : lightBuilder(real),
-      ...rest,
-    );
-  wrapper.transpileModule = (input: string, options: TS.TranspileOptions) =>
-    real.transpileModule(
-      input,
-      options.fileName === "custom.js"
-        ? { ...options, compilerOptions: { ...options.compilerOptions, inlineSourceMap: true } }
-        : options,
-    );
-  const cached = require.cache[tsPath];
-  if (!cached) throw new Error("cannot install the TypeScript wrapper: module not in require.cache");
-  cached.exports = wrapper;
-  patchModuleLookup(real, root);
-  loadedTs = real;
-  return real;
-}
-
-/**
- * A builder program without the incremental-emit bookkeeping TypeScript's
- * default builder recomputes for every file of every new program (its
- * BuilderState): the converter only needs the program, per-file emit, and the
- * local files a cell depends on. Saves about a third of a cell's compile time.
- */
-function lightBuilder(ts: Ts) {
-  return (
-    rootNames: readonly string[] | undefined,
-    options: TS.CompilerOptions | undefined,
-    host: TS.CompilerHost | undefined,
-    oldBuilder: { getProgramOrUndefined(): TS.Program | undefined } | undefined,
-    configFileParsingDiagnostics?: readonly TS.Diagnostic[],
-    projectReferences?: readonly TS.ProjectReference[],
-  ) => {
-    const program = ts.createProgram({
-      rootNames: rootNames ?? [],
-      options: options ?? {},
-      host,
-      oldProgram: oldBuilder?.getProgramOrUndefined(),
-      configFileParsingDiagnostics,
-      projectReferences,
-    });
-    // The converter reads `sourceFile.locals`, which only exist once the files
-    // are bound; creating the checker binds them (and the checker is needed anyway).
-    program.getTypeChecker();
-    /** Files reachable through imports and `/// <reference path>` (including `sf` itself). */
-    const dependencies = (sf: TS.SourceFile): string[] => {
-      const seen = new Set<string>([sf.fileName]);
-      const queue = [sf];
-      while (queue.length > 0) {
-        const file = queue.pop()!;
-        const next: string[] = [];
-        (file as any).resolvedModules?.forEach((resolved: any) => {
-          const name = resolved?.resolvedModule?.resolvedFileName ?? resolved?.resolvedFileName;
-          if (typeof name === "string") next.push(name);
-        });
-        for (const ref of file.referencedFiles) next.push(path.resolve(path.dirname(file.fileName), ref.fileName));
-        for (const name of next) {
-          const dep = program.getSourceFile(name);
-          if (dep && !seen.has(dep.fileName)) {
-            seen.add(dep.fileName);
-            queue.push(dep);
-          }
-        }
-      }
-      return [...seen];
-    };
-    return {
-      getProgram: () => program,
-      getProgramOrUndefined: () => program,
-      releaseProgram: () => {},
-      getCompilerOptions: () => program.getCompilerOptions(),
-      getSourceFile: (fileName: string) => program.getSourceFile(fileName),
-      getSourceFiles: () => program.getSourceFiles(),
-      getOptionsDiagnostics: (token?: TS.CancellationToken) => program.getOptionsDiagnostics(token),
-      getGlobalDiagnostics: (token?: TS.CancellationToken) => program.getGlobalDiagnostics(token),
-      getConfigFileParsingDiagnostics: () => program.getConfigFileParsingDiagnostics(),
-      getSyntacticDiagnostics: (sf?: TS.SourceFile, token?: TS.CancellationToken) => program.getSyntacticDiagnostics(sf, token),
-      getDeclarationDiagnostics: (sf?: TS.SourceFile, token?: TS.CancellationToken) => program.getDeclarationDiagnostics(sf, token),
-      getSemanticDiagnostics: (sf?: TS.SourceFile, token?: TS.CancellationToken) => program.getSemanticDiagnostics(sf, token),
-      emit: (sf?: TS.SourceFile, writeFile?: TS.WriteFileCallback, token?: TS.CancellationToken, onlyDts?: boolean, transformers?: TS.CustomTransformers) =>
-        program.emit(sf, writeFile, token, onlyDts, transformers),
-      getAllDependencies: dependencies,
-      getCurrentDirectory: () => program.getCurrentDirectory(),
-    };
-  };
+  const ts: Ts = require(tsPath);
+  patchModuleLookup(ts, root);
+  loadedTs = ts;
+  return ts;
 }
 
 /**
@@ -214,8 +100,6 @@ function patchModuleLookup(ts: Ts, root: string): void {
     getDirectories: sys.getDirectories.bind(sys),
     readDirectory: sys.readDirectory.bind(sys),
     getModifiedTime: sys.getModifiedTime?.bind(sys),
-    watchFile: sys.watchFile?.bind(sys),
-    watchDirectory: sys.watchDirectory?.bind(sys),
   };
   const llmlabPath = /^(.*)\/node_modules\/llmlab(\/.*)?$/;
   const map = (p: string): string => {
@@ -238,28 +122,6 @@ function patchModuleLookup(ts: Ts, root: string): void {
   sys.getDirectories = (p: string) => orig.getDirectories(map(p));
   sys.readDirectory = (p: string, ...rest: any[]) => (orig.readDirectory as any)(map(p), ...rest);
   if (orig.getModifiedTime) sys.getModifiedTime = (p: string) => orig.getModifiedTime!(map(p));
-  // Installed packages and the standard library do not change during a session:
-  // watching them would cost an inotify watch per .d.ts file.
-  const unwatched = (p: string) => p.includes("/node_modules/") || p.startsWith(root + "/dist/");
-  const noWatcher = { close() {} };
-  if (orig.watchFile) sys.watchFile = (p: string, ...rest: any[]) => (unwatched(p) ? noWatcher : (orig.watchFile as any)(map(p), ...rest));
-  if (orig.watchDirectory) sys.watchDirectory = (p: string, ...rest: any[]) => (unwatched(p) ? noWatcher : (orig.watchDirectory as any)(map(p), ...rest));
-}
-
-const INLINE_MAP = /^\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/gm;
-
-function takeInlineMaps(js: string): { code: string; maps: Array<{ file?: string; map: SourceMap }> } {
-  const maps: Array<{ file?: string; map: SourceMap }> = [];
-  const code = js.replace(INLINE_MAP, (_all, b64: string) => {
-    try {
-      const payload = JSON.parse(Buffer.from(b64, "base64").toString("utf8"));
-      maps.push({ file: payload.file, map: new SourceMap(payload) });
-    } catch {
-      // A broken map only costs precise line numbers.
-    }
-    return "";
-  });
-  return { code, maps };
 }
 
 function lookup(map: SourceMap, line: number, column: number): { line: number; column: number } | undefined {
@@ -308,28 +170,50 @@ export class CompileError extends Error {
 const CACHE_SIZE = 64;
 const CACHE_MAX_KEY = 200_000;
 
+/** Source text that can produce loops, functions or awaits (the only places {@link instrument} edits). */
+const MAY_NEED_CHECKS = /[{]|=>|\b(for|while|do|await)\b/;
+
+/** Emit only JavaScript, not declarations: TypeScript's internal `EmitOnly.Js` (0) in the `emitOnlyDtsFiles` slot. */
+const EMIT_JS = 0 as unknown as boolean;
+
+/** Diagnostics that only say the cell awaits at top level (TS1308 await, TS1432 for await): the kernel runs it as an async function. */
+const TOP_LEVEL_AWAIT_CODES = new Set([1308, 1432]);
+
+const NO_CANCEL: TS.CancellationToken = {
+  isCancellationRequested: () => false,
+  throwIfCancellationRequested: () => {},
+};
+
+/** What {@link CellCompiler.complete} returns: where the completed word starts and ends, and the candidates. */
+export interface Completions {
+  start: number;
+  end: number;
+  candidates: string[];
+  original?: TS.CompletionInfo;
+}
+
 /** Compiles cells against the declarations of the cells before them. */
 export class CellCompiler {
   readonly ts: Ts;
-  private readonly converter: Converter;
-  /** Declarations of everything defined so far (the converter's `prevDecl`). */
+  private readonly program: CellProgram;
+  /** Declarations of everything defined so far. */
   private declarations = "";
   private readonly cache = new Map<string, CompiledCell>();
-  private readonly isCompleteCode: (src: string) => { completed: boolean; indent?: string };
+  /** Local modules already compiled for the executor (compiled again after they change on disk). */
+  private readonly compiledModules = new Set<string>();
+  private isCompleteCode: ((src: string) => { completed: boolean; indent?: string }) | undefined;
+  /** The last cell compiled (what {@link refreshIfDue} checks to warm a new checker). */
+  private lastSource: string | undefined;
 
   /**
    * @param root the project root (for `llmlab` and fallback npm packages).
    * @param globalsSource TypeScript that declares the kernel's globals (`declare global { ... }`).
+   * @param cwd the notebook's folder (relative imports, `rootDir` of local modules).
    */
-  constructor(root: string, globalsSource: string) {
+  constructor(root: string, globalsSource: string, cwd = process.cwd()) {
     this.ts = loadTypeScript(root);
-    const conv = require("tslab/dist/converter");
-    this.isCompleteCode = conv.isCompleteCode;
-    this.converter = conv.createConverter({ isJS: false, isBrowser: false });
-    const diags = this.converter.addModule("__llmlab_globals__", globalsSource);
-    if (diags.length > 0) {
-      throw new Error(`kernel globals do not type-check: ${diags.map((d) => d.messageText).join("; ")}`);
-    }
+    this.program = new CellProgram(this.ts, root, cwd, globalsSource);
+    this.program.onLocalChange = (files) => files.forEach((f) => this.compiledModules.delete(f));
   }
 
   /** The declarations carried from cell to cell. */
@@ -344,7 +228,7 @@ export class CellCompiler {
    */
   compile(src: string): CompiledCell {
     const key = this.declarations + "\u0000" + src;
-    const cacheable = key.length < CACHE_MAX_KEY && !/from\s+["']\.{1,2}\/|require\(\s*["']\.{1,2}\//.test(key);
+    const cacheable = key.length < CACHE_MAX_KEY && !/from\s+["']\.{1,2}\/|(require|import)\(\s*["'`]\.{1,2}\//.test(key);
     const hit = cacheable ? this.cache.get(key) : undefined;
     if (hit) {
       // Refresh its place in the LRU order.
@@ -352,54 +236,149 @@ export class CellCompiler {
       this.cache.set(key, hit);
       return hit;
     }
-    const result = this.converter.convert(this.declarations, withoutExports(this.ts, src));
-    if (result.diagnostics.length > 0) {
-      throw new CompileError(
-        result.diagnostics.map((d) => ({
-          line: d.start.line,
-          column: d.start.character,
-          endLine: d.end.line,
-          endColumn: d.end.character,
-          message: d.messageText,
-          code: d.code,
-          fileName: d.fileName,
-        })),
-      );
-    }
-    const declarations = result.declOutput ?? "";
-    const sideOutputs = result.sideOutputs ?? [];
-    let compiled: CompiledCell;
-    if (!result.output) {
-      compiled = { code: "", isAsync: false, declarations, sideOutputs, mapPosition: () => undefined };
-    } else {
-      const { code, maps } = takeInlineMaps(result.output);
-      const toTs = maps.find((m) => m.file === "__tslab__.js")?.map;
-      const toEs = maps.find((m) => m.file === "custom.js")?.map;
-      const inst = instrument(this.ts, code);
-      const mapPosition: PositionMapper = (line, column) => {
-        if (!toTs || !toEs) return undefined;
-        const es = lookup(toEs, line, inst.originalColumn(line, column));
-        if (!es) return undefined;
-        const tsPos = lookup(toTs, es.line, es.column);
-        // The converter prefixes each cell with one line ("export {};").
-        if (!tsPos || tsPos.line < 1) return undefined;
-        return { line: tsPos.line - 1, column: tsPos.column };
-      };
-      compiled = {
-        code: inst.code,
-        // tslab only notices a top-level `await`, not a top-level `for await`.
-        isAsync: result.hasToplevelAwait === true || inst.topLevelAwait,
-        lastExpressionVar: result.lastExpressionVar,
-        declarations,
-        sideOutputs,
-        mapPosition,
-      };
-    }
-    if (cacheable && sideOutputs.length === 0) {
+    const compiled = this.build(src);
+    if (cacheable && compiled.sideOutputs.length === 0) {
       this.cache.set(key, compiled);
       if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
     }
     return compiled;
+  }
+
+  private build(src: string): CompiledCell {
+    const ts = this.ts;
+    let text = withoutExports(ts, src);
+    this.lastSource = text;
+    // Every top-level name of the cell is exported, for the cells after it.
+    const { names, augments } = this.program.topLevelNames(text);
+    if (names.length > 0) text += `\nexport { ${names.join(", ")} };`;
+    // What the next cells see of this one: its top-level names and its augmentations.
+    const declares = names.length > 0 || augments;
+    const { sf, declarations, program, checker } = this.program.prepare(text, this.declarations);
+    const modules = this.program.localDependencies(sf, program);
+
+    let isAsync = false;
+    const diagnostics: TS.Diagnostic[] = [];
+    const keep = (d: TS.Diagnostic) => {
+      if (d.file === sf && TOP_LEVEL_AWAIT_CODES.has(d.code) && isTopLevel(ts, sf, d)) isAsync = true;
+      else diagnostics.push(d);
+    };
+    program.getSyntacticDiagnostics(sf).forEach(keep);
+    program.getSemanticDiagnostics(sf).forEach(keep);
+    for (const m of modules) {
+      program.getSyntacticDiagnostics(m).forEach(keep);
+      program.getSemanticDiagnostics(m).forEach(keep);
+      program.getDeclarationDiagnostics(m).forEach(keep);
+    }
+    const fail = () => new CompileError(this.cellDiagnostics(ts.sortAndDeduplicateDiagnostics(diagnostics), sf));
+    if (diagnostics.length > 0) {
+      if (declares) program.getDeclarationDiagnostics(sf).forEach(keep);
+      throw fail();
+    }
+
+    // One emit for both outputs: the JavaScript to run, and (when the cell
+    // declares something) the declarations the next cells see.
+    let js = "";
+    let sourceMap = "";
+    let cellDeclarations = "";
+    let lastExpressionVar: string | undefined;
+    const earlier = (declarations as unknown as { locals?: TS.SymbolTable }).locals;
+    const valueName = lastExpressionName((n) => names.includes(n) || earlier?.has(n as TS.__String) === true);
+    const emitted = program.emit(
+      sf,
+      (file, data) => {
+        if (file.endsWith(".d.ts")) cellDeclarations = data;
+        else if (file.endsWith(".js.map")) sourceMap = data;
+        else if (file.endsWith(".js")) js = data;
+      },
+      undefined,
+      declares ? undefined : EMIT_JS,
+      {
+        before: [lastExpression(ts, valueName, () => (lastExpressionVar = valueName))],
+        after: [earlierCellNames(ts, checker, declarations)],
+        afterDeclarations: [withoutExportDeclarations(ts)],
+      },
+    );
+    // Declaration errors (a type that cannot be named in the declarations).
+    emitted.diagnostics.forEach(keep);
+    if (diagnostics.length > 0) throw fail();
+    const sideOutputs = this.compileModules(program, modules);
+    const carried = declares ? cellDeclarations + remainingDeclarations(ts, checker, sf, declarations) : this.declarations;
+
+    const code = js.replace(/\n\/\/# sourceMappingURL=\S*\s*$/, "\n");
+    const inst = MAY_NEED_CHECKS.test(src) ? instrument(ts, code) : { code, topLevelAwait: false, originalColumn: (_l: number, c: number) => c };
+    let map: SourceMap | undefined;
+    const mapPosition: PositionMapper = (line, column) => {
+      if (!sourceMap) return undefined;
+      try {
+        map ??= new SourceMap(JSON.parse(sourceMap));
+      } catch {
+        // A broken map only costs precise line numbers.
+        sourceMap = "";
+        return undefined;
+      }
+      const pos = lookup(map, line, inst.originalColumn(line, column));
+      // Line 0 of the compiled file is MODULE_PREFIX.
+      if (!pos || pos.line < 1) return undefined;
+      return { line: pos.line - 1, column: pos.column };
+    };
+    return {
+      code: inst.code,
+      isAsync: isAsync || inst.topLevelAwait,
+      lastExpressionVar,
+      declarations: carried,
+      sideOutputs,
+      mapPosition,
+    };
+  }
+
+  /** JavaScript of the local modules a cell imports, for those not compiled since they last changed. */
+  private compileModules(program: TS.Program, modules: TS.SourceFile[]): Array<{ path: string; data: string }> {
+    const out: Array<{ path: string; data: string }> = [];
+    for (const m of modules) {
+      if (this.compiledModules.has(m.fileName)) continue;
+      program.emit(
+        m,
+        (file, data) => {
+          if (!file.endsWith(".js")) return;
+          const target = this.program.outputPath(file);
+          if (!target) throw new Error(`cannot compile ${m.fileName}: it is outside the notebook's folder`);
+          out.push({ path: target, data: data.replace(/\n\/\/# sourceMappingURL=\S*\s*$/, "\n") });
+        },
+        undefined,
+        EMIT_JS,
+      );
+      this.compiledModules.add(m.fileName);
+    }
+    return out.sort((a, b) => a.path.localeCompare(b.path));
+  }
+
+  /** Diagnostics as cell positions (messages chained under one are listed after it, at the same place). */
+  private cellDiagnostics(diags: readonly TS.Diagnostic[], cell: TS.SourceFile): CellDiagnostic[] {
+    const out: CellDiagnostic[] = [];
+    for (const d of diags) {
+      if (!d.file || d.start === undefined) continue;
+      let fileName: string | undefined;
+      let lineShift = 0;
+      if (d.file === cell) {
+        lineShift = 1;
+      } else {
+        fileName = path.relative(this.program.cwd, d.file.fileName);
+        if (fileName.startsWith("..") || path.isAbsolute(fileName)) continue;
+      }
+      const start = d.file.getLineAndCharacterOfPosition(d.start);
+      const end = d.file.getLineAndCharacterOfPosition(d.start + (d.length ?? 0));
+      const at = { line: start.line - lineShift, column: start.character, endLine: end.line - lineShift, endColumn: end.character, fileName };
+      const push = (chain: string | TS.DiagnosticMessageChain, code: number) => {
+        if (typeof chain === "string") {
+          out.push({ ...at, message: chain, code });
+          return;
+        }
+        out.push({ ...at, message: chain.messageText, code: chain.code });
+        for (const next of chain.next ?? []) push(next, next.code);
+      };
+      push(d.messageText, d.code);
+    }
+    return out;
   }
 
   /** Makes the declarations of a cell that ran visible to the following cells. */
@@ -407,25 +386,91 @@ export class CellCompiler {
     this.declarations = cell.declarations;
   }
 
-  /** Completions at a UTF-16 offset. */
-  complete(src: string, offset: number): ReturnType<Converter["complete"]> {
-    return this.converter.complete(this.declarations, src, offset);
+  /**
+   * True when the checker is due to be replaced: it is every few hundred cells
+   * (its caches grow with every cell it sees), and the first cell after that
+   * pays for resolving the library's types again. While the kernel is idle,
+   * call {@link refreshIfDue}: it replaces the checker now and checks the last
+   * cell again, so that the next cell finds the new checker warm.
+   */
+  get refreshDue(): boolean {
+    return this.program.refreshDue;
+  }
+
+  /** See {@link refreshDue}. */
+  refreshIfDue(): void {
+    if (!this.program.refreshDue) return;
+    this.program.rebuild();
+    const { sf, program } = this.program.prepare(this.lastSource ?? "", this.declarations);
+    program.getSemanticDiagnostics(sf);
+  }
+
+  /** Completions at a UTF-16 offset: the best matches first when the cursor is on a name. */
+  complete(src: string, offset: number): Completions {
+    const ts = this.ts;
+    const internal = internals(ts);
+    const { sf, program } = this.program.prepare(src, this.declarations);
+    const pos = offset + MODULE_PREFIX.length;
+    const info = internal.Completions.getCompletionsAtPositionForTslab({}, program, () => {}, sf, pos, {}, undefined, ts.CompletionTriggerKind.Invoked, NO_CANCEL);
+    if (info?.optionalReplacementSpan) info.optionalReplacementSpan.start -= MODULE_PREFIX.length;
+    // findPrecedingToken may return a token that ends after `pos` (the cursor inside a name).
+    const prev = internal.findPrecedingToken(pos, sf);
+    if (prev && ts.isIdentifier(prev) && prev.end >= pos) return completeName(info, prev, sf);
+    const next = prev ? internal.findNextToken(prev, sf, sf) : undefined;
+    if (next && ts.isIdentifier(next) && next.getStart(sf) <= pos && pos <= next.end) return completeName(info, next, sf);
+    const entries = [...(info?.entries ?? [])].sort((a, b) => a.sortText.localeCompare(b.sortText) || a.name.localeCompare(b.name));
+    return { start: offset, end: offset, candidates: entries.map((e) => e.name), original: info };
   }
 
   /** Quick info (signature and documentation) at a UTF-16 offset. */
   inspect(src: string, offset: number): TS.QuickInfo | undefined {
-    return this.converter.inspect(this.declarations, src, offset);
+    const { sf, checker } = this.program.prepare(src, this.declarations);
+    const info = internals(this.ts).getQuickInfoAtPosition(sf, checker, NO_CANCEL, offset + MODULE_PREFIX.length);
+    if (info?.textSpan) info.textSpan.start -= MODULE_PREFIX.length;
+    return info;
   }
 
   /** Whether `src` is a complete cell, an unfinished one (with the indent for the next line) or invalid. */
   isComplete(src: string): { status: "complete" | "incomplete" | "invalid"; indent?: string } {
+    this.isCompleteCode ??= require("tslab/dist/converter").isCompleteCode as (src: string) => { completed: boolean; indent?: string };
     return checkComplete(this.ts, src, this.isCompleteCode);
   }
 
-  /** Releases the compiler's file watchers. */
+  /** Drops the compiler's program (memory); a later call rebuilds it. */
   close(): void {
-    this.converter.close();
+    this.program.close();
   }
+}
+
+/** True when the `await` a diagnostic points at is outside every function, class and namespace. */
+function isTopLevel(ts: Ts, sf: TS.SourceFile, d: TS.Diagnostic): boolean {
+  let node = internals(ts).findPrecedingToken(d.start! + (d.length ?? 0), sf)?.parent;
+  for (; node && node !== sf; node = node.parent) {
+    if (ts.isFunctionLike(node) || ts.isClassLike(node) || ts.isModuleDeclaration(node) || ts.isClassStaticBlockDeclaration(node)) return false;
+  }
+  return true;
+}
+
+/**
+ * Completions for the name at the cursor: those that start with it first,
+ * then those that start with it ignoring case, then those that contain it.
+ */
+function completeName(info: TS.CompletionInfo | undefined, id: TS.Identifier, sf: TS.SourceFile): Completions {
+  const name = id.text;
+  const lower = name.toLowerCase();
+  const ranked: Array<{ name: string; key: string; index: number }> = [];
+  (info?.entries ?? []).forEach((e, index) => {
+    const candidate = e.name.toLowerCase();
+    const rank = e.name.startsWith(name) ? "0" : candidate.startsWith(lower) ? "1" : candidate.includes(lower) ? "2" : "";
+    if (rank) ranked.push({ name: e.name, key: rank + e.sortText, index });
+  });
+  ranked.sort((a, b) => a.key.localeCompare(b.key) || a.index - b.index);
+  return {
+    start: id.getStart(sf) - MODULE_PREFIX.length,
+    end: id.end - MODULE_PREFIX.length,
+    candidates: ranked.map((e) => e.name),
+    original: info,
+  };
 }
 
 /**

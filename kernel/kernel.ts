@@ -126,6 +126,7 @@ export class Kernel {
   private silentCount = 0;
   private readonly queue: Array<Request | { barrier: number }> = [];
   private pumping = false;
+  private idleTimer: NodeJS.Timeout | undefined;
   private aborting = false;
   private barrier = 0;
   /** Parent of output produced now (the running request, or the last execute). */
@@ -405,6 +406,22 @@ export class Kernel {
     } finally {
       this.pumping = false;
     }
+    this.scheduleIdleWork();
+  }
+
+  /** Once no request has come for a moment, lets the compiler do upkeep that would otherwise delay a cell. */
+  private scheduleIdleWork(): void {
+    if (!this.compiler?.refreshDue || this.idleTimer) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.pumping || this.queue.length > 0 || this.exiting || this.executor.running) return;
+      try {
+        this.compiler?.refreshIfDue();
+      } catch (e) {
+        log(`compiler upkeep failed: ${(e as Error)?.stack ?? e}`);
+      }
+    }, 200);
+    this.idleTimer.unref();
   }
 
   /** Aborts execute requests already received (stop_on_error), like ipykernel. */
