@@ -68,7 +68,30 @@ function positive(flag: string, text: string | undefined, fallback: number): num
   return v;
 }
 
+const USAGE = `usage: npm run bench -- [options]
+
+  --json               one JSON object per measurement on stdout (comparisons on stderr)
+  --case NAME[,NAME]   only these cases (${CASES.map((c) => c.name).join(", ")})
+  --backends B[,B]     only these backends (default: every backend present)
+  --steps N            timed steps per measurement (default 10)
+  --warmup N           untimed warm-up steps (default 3)
+  --budget SECONDS     soft time budget per backend (default 60)
+  --no-torch           skip the PyTorch reference
+  --no-stock           skip the stock tfjs wasm kernels (gpt-ref-stock, slow)
+  --help               print this help`;
+
+const FLAGS_WITH_VALUE = ["--case", "--backends", "--steps", "--warmup", "--budget"];
+const SWITCHES = ["--json", "--no-torch", "--no-stock", "--help", "-h"];
+
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
+  for (let i = 0; i < argv.length; i++) {
+    if (FLAGS_WITH_VALUE.includes(argv[i])) i++;
+    else if (!SWITCHES.includes(argv[i])) throw new Error(`unknown option '${argv[i]}'\n${USAGE}`);
+  }
   const json = argv.includes("--json");
   const present = await availableBackends();
   const wanted = option(argv, "--backends")?.split(",").map((s) => s.trim()) as BackendKind[] | undefined;

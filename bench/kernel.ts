@@ -214,7 +214,10 @@ function parseArgs(argv: string[]): { launches: number; executes: number; ipyker
     if (a === "--launches") out.launches = Math.max(1, Number(argv[++i]));
     else if (a === "--executes") out.executes = Math.max(1, Number(argv[++i]));
     else if (a === "--no-ipykernel") out.ipykernel = false;
-    else throw new Error(`unknown option ${a} (use --launches N, --executes N, --no-ipykernel)`);
+    else if (a === "--help" || a === "-h") {
+      console.log("usage: npm run bench:kernel -- [--launches N (default 5)] [--executes N (default 40)] [--no-ipykernel]");
+      process.exit(0);
+    } else throw new Error(`unknown option ${a} (use --launches N, --executes N, --no-ipykernel)`);
     if (Number.isNaN(out.launches) || Number.isNaN(out.executes)) throw new Error(`${a} needs a number`);
   }
   return out;
