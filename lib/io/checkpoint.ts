@@ -27,11 +27,15 @@ import type { AdamW } from "../train/adamw";
 import type { Tokenizer } from "../tokenizer";
 import { RawTensor, fromFloat32, readSafetensors, toFloat32, writeSafetensors } from "./safetensors";
 
-/** File names inside a checkpoint folder. */
+/** The model's configuration inside a checkpoint folder (Hugging Face `config.json`). */
 export const CONFIG_FILE = "config.json";
+/** The weights inside a checkpoint folder (one safetensors file). */
 export const WEIGHTS_FILE = "model.safetensors";
+/** The index of sharded weights (Hugging Face's `model.safetensors.index.json`), read when present. */
 export const WEIGHTS_INDEX_FILE = "model.safetensors.index.json";
+/** The tokenizer saved with a model. */
 export const TOKENIZER_FILE = "tokenizer.json";
+/** The optimizer state saved with a model (for resuming training). */
 export const OPTIMIZER_FILE = "optimizer.safetensors";
 
 /** Options of {@link saveModel}. */

@@ -22,10 +22,15 @@ export interface AdamWOptions {
 
 /** The AdamW optimizer over a named set of parameters. */
 export class AdamW {
+  /** Base learning rate (a schedule passes the rate of each step to `step`). */
   readonly lr: number;
+  /** Decay rate of the first-moment (mean) estimate. */
   readonly beta1: number;
+  /** Decay rate of the second-moment (uncentred variance) estimate. */
   readonly beta2: number;
+  /** Added to the root of the second moment to avoid dividing by zero. */
   readonly eps: number;
+  /** Decoupled weight decay, applied to parameters with 2 or more dimensions only. */
   readonly weightDecay: number;
   /** Updates applied so far (bias correction uses stepCount + 1 for the next one). */
   stepCount = 0;

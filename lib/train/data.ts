@@ -46,8 +46,11 @@ export interface BatchOptions {
 
 /** Draws batches of random windows from a token array, reproducibly. */
 export class BatchSampler {
+  /** The token ids windows are drawn from. */
   readonly tokens: Int32Array;
+  /** Windows per batch. */
   readonly batchSize: number;
+  /** Tokens per window (targets are the same window shifted by one). */
   readonly contextLength: number;
   private rng: Rng;
 

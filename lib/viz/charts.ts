@@ -229,6 +229,7 @@ function seriesTraces(series: NormalSeries[], mode: string, extra: (s: NormalSer
  * or `plot.line([{name, x, y}, …])`; values may be arrays, typed arrays or tf tensors.
  */
 export function line(input: SeriesInput, options?: LineOptions): Figure;
+/** A line chart of `y` (one series, or named series) against the shared `x`: `plot.line(steps, losses)`, `plot.line(steps, {train, val})`. */
 export function line(x: Labels, y: Values | Record<string, Values>, options?: LineOptions): Figure;
 export function line(input: unknown, second?: unknown, third?: unknown): Figure {
   const { x, y, options } = splitArgs<LineOptions>(input, second, third, "plot.line");
@@ -256,6 +257,7 @@ export function line(input: unknown, second?: unknown, third?: unknown): Figure 
  * `logX`/`logY` for log axes (scaling laws), `text` for per-point labels.
  */
 export function scatter(input: SeriesInput, options?: ScatterOptions): Figure;
+/** A scatter plot of `y` (one series, or named series) against the shared `x`; `logX`/`logY` for log axes. */
 export function scatter(x: Labels, y: Values | Record<string, Values>, options?: ScatterOptions): Figure;
 export function scatter(input: unknown, second?: unknown, third?: unknown): Figure {
   const { x, y, options } = splitArgs<ScatterOptions>(input, second, third, "plot.scatter");
@@ -548,6 +550,7 @@ export function histogram(values: Values | Record<string, Values>, options: Hist
  * `plot.bar({a: 3, b: 5})`, or grouped series `plot.bar(labels, {gpt2: [...], ours: [...]})`.
  */
 export function bar(values: Values | Record<string, number>, options?: BarOptions): Figure;
+/** A bar chart with a label per bar: `plot.bar(labels, values)`, or grouped series `plot.bar(labels, {gpt2: [...], ours: [...]})`. */
 export function bar(labels: Labels, values: Values | Record<string, Values>, options?: BarOptions): Figure;
 export function bar(first: unknown, second?: unknown, third?: unknown): Figure {
   let labels: Array<number | string | null>;
