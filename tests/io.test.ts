@@ -121,7 +121,7 @@ test("safetensors: F16, BF16 and integer tensors written by PyTorch decode to th
   for (const h of [0x0001, 0x03ff, 0x0400, 0x3c00, 0x7bff, 0xfbff, 0x7c00]) assert.equal(floatToHalf(halfToFloat(h)), h);
 });
 
-for (const name of ["gpt2-tiny", "gpt2-tiny-hub", "gpt2-tiny-relu"]) {
+for (const name of ["gpt2-tiny", "gpt2-tiny-hub", "gpt2-tiny-relu", "gpt2-tiny-erf"]) {
   test(`a GPT-2 checkpoint written by an independent PyTorch implementation gives its logits (${name})`, async (t) => {
     const dir = path.join(FIXTURES, name);
     const expected = JSON.parse(fs.readFileSync(path.join(dir, "expected.json"), "utf8")) as { ids: number[][]; shape: number[]; logits: number[] };
@@ -206,9 +206,9 @@ test("F16 checkpoints load close to the float32 model; bad checkpoints fail clea
   await assert.rejects(loadModel(path.join(dir, "nope")), /no config\.json/);
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
   delete cfg.llmlab;
-  cfg.activation_function = "gelu";
+  cfg.activation_function = "quick_gelu";
   fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(cfg));
-  await assert.rejects(loadModel(dir), /activation_function "gelu" is not supported/);
+  await assert.rejects(loadModel(dir), /activation_function "quick_gelu" is not supported/);
   model.dispose();
 });
 

@@ -87,6 +87,15 @@ export function gelu(x: tf.Tensor): tf.Tensor {
   });
 }
 
+/**
+ * GELU, exact form (PyTorch's default `gelu`, Hugging Face's "gelu"):
+ * `0.5 · x · (1 + erf(x / √2))`. Differs from the tanh form by up to ~5e-4.
+ * A plain tf composition on every backend (no fused kernel: GPT-2 models use the tanh form).
+ */
+export function geluExact(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
+}
+
 /** Options of {@link causalAttention}. */
 export interface AttentionOptions {
   /** Multiplies the scores; default `1 / √hd`. */

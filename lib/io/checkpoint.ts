@@ -78,7 +78,7 @@ export function isGpt2Compatible(config: GPTConfig): boolean {
   return (
     config.positional === "learned" &&
     config.norm === "layernorm" &&
-    (config.activation === "gelu" || config.activation === "relu") &&
+    (config.activation === "gelu" || config.activation === "gelu_exact" || config.activation === "relu") &&
     config.bias &&
     config.tiedEmbeddings
   );
@@ -100,7 +100,7 @@ export function hfConfigFor(config: GPTConfig, extra: { tokenizer?: string | nul
     n_layer: config.nLayer,
     n_head: config.nHead,
     n_inner: config.dFF,
-    activation_function: config.activation === "gelu" ? "gelu_new" : config.activation,
+    activation_function: config.activation === "gelu" ? "gelu_new" : config.activation === "gelu_exact" ? "gelu" : config.activation,
     resid_pdrop: config.dropout,
     embd_pdrop: config.dropout,
     attn_pdrop: config.dropout,
@@ -134,12 +134,13 @@ export function configFromHf(hf: Record<string, unknown>): GPTConfig {
     return v;
   };
   const act = (hf.activation_function as string | undefined) ?? "gelu_new";
-  let activation: "gelu" | "relu";
-  if (["gelu_new", "gelu_pytorch_tanh", "gelu_fast"].includes(act)) activation = "gelu";
+  let activation: "gelu" | "gelu_exact" | "relu";
+  if (["gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_accurate"].includes(act)) activation = "gelu";
+  else if (act === "gelu" || act === "gelu_python") activation = "gelu_exact";
   else if (act === "relu") activation = "relu";
   else {
     throw new Error(
-      `config.json: activation_function ${JSON.stringify(act)} is not supported (llmlab implements the tanh GELU "gelu_new" and "relu")`,
+      `config.json: activation_function ${JSON.stringify(act)} is not supported (llmlab implements "gelu_new" / "gelu_pytorch_tanh" (tanh GELU), "gelu" (erf GELU) and "relu")`,
     );
   }
   if (hf.scale_attn_weights === false) throw new Error("config.json: scale_attn_weights=false is not supported");

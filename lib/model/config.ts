@@ -7,8 +7,8 @@
 export type Positional = "learned" | "sinusoidal" | "rope" | "none";
 /** Normalisation layer. */
 export type NormKind = "layernorm" | "rmsnorm";
-/** MLP non-linearity (`gelu` is the tanh approximation, as GPT-2). */
-export type Activation = "gelu" | "relu" | "swiglu";
+/** MLP non-linearity (`gelu` is the tanh approximation, as GPT-2; `gelu_exact` the erf form, Hugging Face's "gelu"). */
+export type Activation = "gelu" | "gelu_exact" | "relu" | "swiglu";
 
 /** A complete GPT configuration (every field set). */
 export interface GPTConfig {
@@ -30,7 +30,7 @@ export interface GPTConfig {
   positional: Positional;
   /** LayerNorm (GPT-2) or RMSNorm (LLaMA). */
   norm: NormKind;
-  /** MLP activation: gelu (tanh approx.), relu, or swiglu (gated; uses two input projections). */
+  /** MLP activation: gelu (tanh approx.), gelu_exact (erf), relu, or swiglu (gated; uses two input projections). */
   activation: Activation;
   /** Biases in linear layers and layer norms. */
   bias: boolean;
@@ -62,7 +62,7 @@ export const DEFAULT_CONFIG: Readonly<GPTConfig> = Object.freeze({
 
 const POSITIONALS: readonly Positional[] = ["learned", "sinusoidal", "rope", "none"];
 const NORMS: readonly NormKind[] = ["layernorm", "rmsnorm"];
-const ACTIVATIONS: readonly Activation[] = ["gelu", "relu", "swiglu"];
+const ACTIVATIONS: readonly Activation[] = ["gelu", "gelu_exact", "relu", "swiglu"];
 
 function positiveInt(name: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {

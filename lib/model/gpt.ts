@@ -6,7 +6,7 @@
  * projection is a plain `x · W`.
  */
 import * as tf from "@tensorflow/tfjs";
-import { layerNorm, rmsNorm, gelu, causalAttention, causalSelfAttention, crossEntropy, embedding, linear } from "../backend/fused";
+import { layerNorm, rmsNorm, gelu, geluExact, causalAttention, causalSelfAttention, crossEntropy, embedding, linear } from "../backend/fused";
 import { DISPLAY_SYMBOL, MimeBundle } from "../host";
 import { GPTConfig, gptConfig } from "./config";
 import { Rng } from "./rng";
@@ -357,7 +357,7 @@ export class GPT {
           hidden = tf.mul(tf.mul(gate, tf.sigmoid(gate)), this.linear(h2, `${p}.mlp.c_fc`));
         } else {
           const pre = this.linear(h2, `${p}.mlp.c_fc`);
-          hidden = (c.activation === "gelu" ? gelu(pre) : tf.relu(pre)) as tf.Tensor2D;
+          hidden = (c.activation === "gelu" ? gelu(pre) : c.activation === "gelu_exact" ? geluExact(pre) : tf.relu(pre)) as tf.Tensor2D;
         }
         const mlpOut = this.linear(hidden, `${p}.mlp.c_proj`);
         x = tf.add(x, this.dropout(tf.reshape(mlpOut, [b, t, d]), training)) as tf.Tensor3D;
