@@ -110,6 +110,8 @@ async function startCommand(args: string[]): Promise<number> {
   // `notebook` (classic or Notebook 7) by default; LLMLAB_JUPYTER_APP=lab for JupyterLab.
   const app = process.env.LLMLAB_JUPYTER_APP ?? "notebook";
   const jupyterArgs = [app, `--notebook-dir=${path.join(root, "notebooks")}`, ...args];
+  // Jupyter refuses to run as root without this flag (containers, CI machines).
+  if (process.getuid?.() === 0 && !args.includes("--allow-root")) jupyterArgs.push("--allow-root");
   return new Promise<number>((resolve) => {
     const child = spawn(jupyter, jupyterArgs, { stdio: "inherit" });
     child.on("error", (e: NodeJS.ErrnoException) => {

@@ -157,7 +157,9 @@ export class Kernel {
         version: typescriptVersion(),
         mimetype: "text/typescript",
         file_extension: ".ts",
-        codemirror_mode: "text/typescript",
+        // A CodeMirror mode name: classic Notebook and JupyterLab both resolve "typescript"
+        // by name ("text/typescript" is not in classic Notebook's mode list, so it shows plain text).
+        codemirror_mode: "typescript",
         pygments_lexer: "typescript",
         nbconvert_exporter: "script",
       },
