@@ -190,6 +190,31 @@ test("metrics are reported every step and the abort signal stops at a step bound
   });
 });
 
+test("an interrupt during evaluation stops training cleanly; estimateLoss honours the signal", async (t) => {
+  await forEachBackend(t, async () => {
+    const model = new GPT(TINY, { seed: 2 });
+    const seq = repeatedSequence();
+    const controller = new AbortController();
+    await estimateLoss(model, seq, { batches: 1, batchSize: 2 }); // warms shape caches (causal masks)
+    const before = tf.memory().numTensors;
+    const result = await train({
+      model, data: seq, valData: seq, steps: 10, batchSize: 2, evalEvery: 2, evalBatches: 3, signal: controller.signal,
+      // Fires while the step-2 evaluation is about to run (onStep comes before it).
+      onStep: (m) => {
+        if (m.step === 2) controller.abort();
+      },
+    });
+    assert.equal(result.stoppedBy, "aborted");
+    assert.equal(result.steps, 2);
+    assert.equal(result.evals.length, 0, "the interrupted evaluation is not recorded");
+    result.optimizer.dispose();
+    assert.equal(tf.memory().numTensors, before, "no tensor left behind by the interrupted evaluation");
+    await assert.rejects(estimateLoss(model, seq, { batches: 5, batchSize: 2, signal: controller.signal }), { name: "AbortError" });
+    assert.ok((await estimateLoss(model, seq, { batches: 2, batchSize: 2 })) > 0);
+    model.dispose();
+  });
+});
+
 test("gradient accumulation over two half batches equals one full batch", async (t) => {
   await forEachBackend(t, async () => {
     const seq = repeatedSequence();

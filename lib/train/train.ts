@@ -179,14 +179,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const showBar = options.progress ?? host().interactive;
   const bar = showBar ? progressBar(steps, { label: typeof options.progress === "string" ? options.progress : "train", unit: "step" }) : undefined;
 
-  const evaluate = async (step: number) => {
-    const common = { batches: options.evalBatches ?? 20, batchSize, contextLength };
+  /** Returns false when the signal stopped the evaluation. */
+  const evaluate = async (step: number): Promise<boolean> => {
+    const common = { batches: options.evalBatches ?? 20, batchSize, contextLength, signal };
     const e: EvalMetrics = { step, elapsed: 0 };
-    if (options.data) e.trainLoss = await estimateLoss(model, options.data, common);
-    if (options.valData) e.valLoss = await estimateLoss(model, options.valData, common);
+    try {
+      if (options.data) e.trainLoss = await estimateLoss(model, options.data, common);
+      if (options.valData) e.valLoss = await estimateLoss(model, options.valData, common);
+    } catch (err) {
+      if (signal?.aborted && (err as Error)?.name === "AbortError") return false;
+      throw err;
+    }
     e.elapsed = (performance.now() - start) / 1000;
     evals.push(e);
     await options.onEval?.(e);
+    return true;
   };
 
   try {
@@ -264,7 +271,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       history.push(metrics);
       bar?.update(done, { loss: metrics.loss, lr: metrics.lr, ...(evals.length ? { val: evals[evals.length - 1].valLoss } : {}) });
       await options.onStep?.(metrics);
-      if (evalEvery > 0 && (done % evalEvery === 0 || done === steps)) await evaluate(metrics.step);
+      if (evalEvery > 0 && (done % evalEvery === 0 || done === steps) && !(await evaluate(metrics.step))) {
+        stoppedBy = "aborted";
+        break;
+      }
       // Let the kernel's interrupt (and any output) through before the next step.
       await new Promise((resolve) => setImmediate(resolve));
     }
