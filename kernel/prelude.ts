@@ -12,6 +12,11 @@
 
 import * as tf from "@tensorflow/tfjs";
 import * as llm from "llmlab";
+// Types only (danfo itself loads on first use): with this name in scope, a cell's
+// DataFrame can be named in the declarations carried to the next cell even when
+// the notebook is outside this project (else TS2742, "cannot be named without a
+// reference to llmlab/node_modules/danfojs-node").
+import type * as danfo from "danfojs-node";
 
 /** Plotly figures: `plot.line`, `plot.scatter`, `plot.heatmap`, `plot.histogram`, `plot.bar`, `plot.subplots`, `plot.dashboard`, … */
 const plot = llm.plot;
@@ -25,7 +30,7 @@ await llm.initBackend();
 llm.viz.installDisplays(tf);
 
 /** danfo.js DataFrames (`new dfd.DataFrame(...)`); loaded on first use. */
-const dfd: llm.viz.DanfoModule = llm.viz.dfd;
+const dfd: typeof danfo = llm.viz.dfd;
 
 const pretrained = await llm.io.loadPretrained("shakespeare-char");
 

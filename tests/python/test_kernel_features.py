@@ -105,6 +105,13 @@ def test_imports_work_from_a_folder_outside_the_project(tmp_path):
         assert reply["status"] == "error" and "not assignable" in reply["evalue"]
         reply, outputs = execute(kc, 'import { nothingHere } from "no-such-package-llmlab";')
         assert reply["status"] == "error"
+        # A value whose type comes from one of the library's packages (a danfo
+        # DataFrame) is declared for the next cells from here too.
+        reply, outputs = execute(kc, "const table = new dfd.DataFrame({ a: [1, 2], b: ['x', 'y'] });", timeout=120)
+        assert reply["status"] == "ok", reply
+        reply, outputs = execute(kc, "table.shape")
+        assert reply["status"] == "ok", reply
+        assert results(outputs) == ["[ 2, 2 ]"]
     finally:
         stop(km, kc)
 
