@@ -98,25 +98,25 @@ function squeezedShape(shape: number[]): number[] {
   return shape.filter((d) => d !== 1);
 }
 
+/** The items of a 1-D array, typed array or tensor (squeezed); `noun`/`expected` word the errors. */
+function oneDimensional(value: unknown, what: string, noun: string, expected: string): unknown[] {
+  if (isTensorLike(value)) {
+    if (squeezedShape(value.shape).length > 1) {
+      throw new Error(`${what}: expected 1-D ${noun}, got a tensor of shape [${value.shape.join(", ")}]`);
+    }
+    return tensorValues(value, what);
+  }
+  if (isTypedArray(value)) return Array.from(value as ArrayLike<number>);
+  if (Array.isArray(value)) return value;
+  throw new Error(`${what}: expected ${expected}, got ${describe(value)}`);
+}
+
 /**
  * A 1-D list of numbers (null for gaps). Accepts arrays, typed arrays and
  * tensors whose shape has one axis longer than 1.
  */
 export function toNumbers(value: unknown, what: string): Array<number | null> {
-  let items: unknown[];
-  if (isTensorLike(value)) {
-    const dims = squeezedShape(value.shape);
-    if (dims.length > 1) {
-      throw new Error(`${what}: expected 1-D values, got a tensor of shape [${value.shape.join(", ")}]`);
-    }
-    items = tensorValues(value, what);
-  } else if (isTypedArray(value)) {
-    items = Array.from(value as ArrayLike<number>);
-  } else if (Array.isArray(value)) {
-    items = value;
-  } else {
-    throw new Error(`${what}: expected an array, typed array or tensor of numbers, got ${describe(value)}`);
-  }
+  const items = oneDimensional(value, what, "values", "an array, typed array or tensor of numbers");
   return items.map((v, i) => {
     if (v === null || v === undefined) return null;
     if (typeof v === "number") return Number.isFinite(v) ? v : null;
@@ -128,19 +128,7 @@ export function toNumbers(value: unknown, what: string): Array<number | null> {
 
 /** A 1-D list of coordinates or labels: numbers, strings, or dates (as ISO strings). */
 export function toLabels(value: unknown, what: string): Array<number | string | null> {
-  let items: unknown[];
-  if (isTensorLike(value)) {
-    if (squeezedShape(value.shape).length > 1) {
-      throw new Error(`${what}: expected 1-D labels, got a tensor of shape [${value.shape.join(", ")}]`);
-    }
-    items = tensorValues(value, what);
-  } else if (isTypedArray(value)) {
-    items = Array.from(value as ArrayLike<number>);
-  } else if (Array.isArray(value)) {
-    items = value;
-  } else {
-    throw new Error(`${what}: expected an array of numbers or strings, got ${describe(value)}`);
-  }
+  const items = oneDimensional(value, what, "labels", "an array of numbers or strings");
   return items.map((v, i) => {
     if (v === null || v === undefined) return null;
     if (typeof v === "number") return Number.isFinite(v) ? v : null;
