@@ -1,6 +1,10 @@
 """Executes every notebook in notebooks/ through the real llmlab kernel with
 `jupyter nbconvert --to notebook --execute` and fails on any error output
-(except in cells tagged `raises-exception`, which fail on purpose)."""
+(except in cells tagged `raises-exception`, which fail on purpose).
+
+Each runs from a copy in a temporary folder outside the project, as it does for
+a user who copies a notebook elsewhere: nothing may depend on the notebook's
+folder (the library finds its datasets and files itself)."""
 import json
 import shutil
 import subprocess
@@ -23,6 +27,10 @@ def test_there_are_notebooks():
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs_clean(notebook, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    copy = elsewhere / notebook.name
+    shutil.copyfile(notebook, copy)
     proc = subprocess.run(
         [
             JUPYTER, "nbconvert", "--to", "notebook", "--execute",
@@ -30,11 +38,11 @@ def test_notebook_runs_clean(notebook, tmp_path):
             f"--ExecutePreprocessor.timeout={CELL_TIMEOUT_S}",
             "--ExecutePreprocessor.startup_timeout=120",
             "--output-dir", str(tmp_path), "--output", notebook.stem,
-            str(notebook),
+            str(copy),
         ],
         capture_output=True,
         text=True,
-        cwd=notebook.parent,
+        cwd=elsewhere,
     )
     assert proc.returncode == 0, f"nbconvert failed:\n{proc.stderr[-5000:]}"
     executed = json.loads((tmp_path / notebook.name).read_text())
