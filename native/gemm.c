@@ -68,9 +68,15 @@ const char *llm_isa(void) {
 #endif
 }
 
+/* The builtin blocked sgemm (below); llm_gemm_force_builtin(1) routes every product to it. */
+static void llm_sgemm_builtin(int transA, int transB, int m, int n, int k,
+                              const float *a, int lda, const float *b, int ldb,
+                              float beta, float *c, int ldc);
+
 void llm_sgemm(int transA, int transB, int m, int n, int k,
                const float *a, int lda, const float *b, int ldb,
                float beta, float *c, int ldc) {
+  /* Empty products here, for both paths: BLAS rejects lda/ldb of 0. */
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     if (beta == 0.0f) for (int i = 0; i < m; i++) memset(c + (size_t)i * ldc, 0, sizeof(float) * (size_t)n);
@@ -191,14 +197,10 @@ static float *alloc_floats(size_t count) {
   return aligned_alloc(64, bytes);
 }
 
-void llm_sgemm_builtin(int transA, int transB, int m, int n, int k,
-                       const float *a, int lda, const float *b, int ldb,
-                       float beta, float *c, int ldc) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    if (beta == 0.0f) for (int i = 0; i < m; i++) memset(c + (size_t)i * ldc, 0, sizeof(float) * (size_t)n);
-    return;
-  }
+/* m, n, k >= 1: llm_sgemm has handled empty products. */
+static void llm_sgemm_builtin(int transA, int transB, int m, int n, int k,
+                              const float *a, int lda, const float *b, int ldb,
+                              float beta, float *c, int ldc) {
   int ncMax = n < NC ? n : NC;
   int kcMax = k < KC ? k : KC;
   float *bp = alloc_floats((size_t)(((ncMax + NR - 1) / NR) * NR) * kcMax);

@@ -28,10 +28,6 @@ void llm_sgemm(int transA, int transB, int m, int n, int k,
                const float *a, int lda, const float *b, int ldb,
                float beta, float *c, int ldc);
 
-/* The builtin blocked sgemm (exported for tests that compare it with OpenBLAS). */
-void llm_sgemm_builtin(int transA, int transB, int m, int n, int k,
-                       const float *a, int lda, const float *b, int ldb,
-                       float beta, float *c, int ldc);
 void llm_gemm_force_builtin(int on);
 
 /* Fused kernels (fused.c); pointers that may be NULL are documented there. */
