@@ -8,60 +8,13 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerFastKernels, fastKernelInfo, setNativeEnabled } from "../lib/backend/kernels";
 import { nativeAddon } from "../lib/backend/kernels/native";
-import { Rng } from "../lib/model/rng";
-
-type Spec = { shape: number[]; dtype?: "float32" | "int32"; data?: number[] };
-type Result = { shape: number[]; data: number[] };
-
-/** A seeded uniform [0, 1) generator (the library's Rng). */
-function rng(seed: number): () => number {
-  const r = new Rng(seed);
-  return () => r.next();
-}
-
-/** Fill each float input with seeded values in [-1, 1). */
-function materialise(specs: Spec[], seed: number): Spec[] {
-  const r = rng(seed);
-  return specs.map((s) => ({
-    ...s,
-    data: s.data ?? Array.from({ length: s.shape.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1),
-  }));
-}
-
-/** Run fn on `backend` with fresh tensors built from specs; return every output's shape and values. */
-async function runOn(backend: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<Result[]> {
-  await tf.setBackend(backend);
-  const inputs = specs.map((s) => tf.tensor(s.data!, s.shape, s.dtype ?? "float32"));
-  const outs = tf.tidy(() => {
-    const o = fn(...inputs);
-    return Array.isArray(o) ? o : [o];
-  });
-  const res: Result[] = [];
-  for (const o of outs) res.push({ shape: o.shape, data: Array.from(await o.data()) });
-  tf.dispose([...inputs, ...outs]);
-  return res;
-}
-
-function assertClose(got: Result[], want: Result[], tol: number, what: string): void {
-  assert.equal(got.length, want.length, `${what}: number of outputs`);
-  for (let i = 0; i < got.length; i++) {
-    assert.deepEqual(got[i].shape, want[i].shape, `${what}: shape of output ${i}`);
-    for (let j = 0; j < got[i].data.length; j++) {
-      const g = got[i].data[j];
-      const w = want[i].data[j];
-      const err = Math.abs(g - w);
-      if (!(err <= tol * (1 + Math.abs(w)))) {
-        assert.fail(`${what}: output ${i} element ${j}: wasm ${g} vs cpu ${w}`);
-      }
-    }
-  }
-}
+import { assertClose, materialise, runOn, type Spec } from "./backend-compare";
 
 /** wasm (with our kernels) against cpu on the same inputs. */
 async function compare(what: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[], tol = 2e-5, seed = 1) {
   const s = materialise(specs, seed);
-  const want = await runOn("cpu", s, fn);
-  const got = await runOn("wasm", s, fn);
+  const { out: want } = await runOn("cpu", s, fn);
+  const { out: got } = await runOn("wasm", s, fn);
   assertClose(got, want, tol, what);
 }
 
@@ -193,9 +146,9 @@ for (const mode of modes) {
     if (!native(t)) return;
     // The cpu backend gets this case wrong, so the reference broadcasts explicitly first.
     const specs = materialise([{ shape: [2, 1, 3, 5] }, { shape: [1, 3, 5, 4] }], 7);
-    const want = await runOn("cpu", specs, (a, b) => tf.matMul(tf.broadcastTo(a, [2, 3, 3, 5]), tf.broadcastTo(b, [2, 3, 5, 4])));
+    const { out: want } = await runOn("cpu", specs, (a, b) => tf.matMul(tf.broadcastTo(a, [2, 3, 3, 5]), tf.broadcastTo(b, [2, 3, 5, 4])));
     setNativeEnabled(mode.native);
-    const got = await runOn("wasm", specs, (a, b) => tf.matMul(a, b));
+    const { out: got } = await runOn("wasm", specs, (a, b) => tf.matMul(a, b));
     assertClose(got, want, 2e-5, "partial broadcast");
     await tf.setBackend("wasm");
     assert.throws(() => tf.matMul(tf.ones([2, 3, 4]), tf.ones([3, 4, 5])), /batch dimensions|broadcast/i);
@@ -216,10 +169,10 @@ for (const mode of modes) {
       const loss = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.sin(tf.matMul(x, y, c.ta, c.tb)));
       // Reference: broadcast explicitly first (tf.broadcastTo's gradient sums back), on cpu.
       const expand = (x: tf.Tensor) => tf.broadcastTo(x, [...c.batch, ...x.shape.slice(-2)]);
-      const want = await runOn("cpu", specs, (a, b) =>
+      const { out: want } = await runOn("cpu", specs, (a, b) =>
         tf.grads((x: tf.Tensor, y: tf.Tensor) => loss(expand(x), expand(y)))([a, b]));
       setNativeEnabled(mode.native);
-      const got = await runOn("wasm", specs, (a, b) => tf.grads(loss)([a, b]));
+      const { out: got } = await runOn("wasm", specs, (a, b) => tf.grads(loss)([a, b]));
       assertClose(got, want, 2e-5, `broadcast grads ${JSON.stringify(c)}`);
     }
   });
@@ -301,9 +254,9 @@ for (const mode of modes) {
       return out;
     };
     const specs = materialise([{ shape: [6, 8] }, { shape: [8, 6] }, ids, targets], 3);
-    const want = await runOn("cpu", specs, train);
+    const { out: want } = await runOn("cpu", specs, train);
     setNativeEnabled(mode.native);
-    const got = await runOn("wasm", specs, train);
+    const { out: got } = await runOn("wasm", specs, train);
     assertClose(got, want, 2e-4, "training run");
     const losses = got[0].data;
     assert.ok(losses[29] < losses[0] * 0.5, `loss should fall: ${losses[0]} -> ${losses[29]}`);

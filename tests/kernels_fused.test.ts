@@ -8,54 +8,10 @@ import "@tensorflow/tfjs-backend-wasm";
 import * as fused from "../lib/backend/fused";
 import { registerFastKernels, fusedAvailable, setNativeEnabled } from "../lib/backend/kernels";
 import { nativeAddon } from "../lib/backend/kernels/native";
-import { Rng } from "../lib/model/rng";
+import { assertClose, materialise, rng, runOn, type Spec } from "./backend-compare";
 
-type Spec = { shape: number[]; dtype?: "float32" | "int32"; data?: number[]; scale?: number };
-type Result = { shape: number[]; data: number[] };
-
-/** A seeded uniform [0, 1) generator (the library's Rng). */
-function rng(seed: number): () => number {
-  const r = new Rng(seed);
-  return () => r.next();
-}
-
-function materialise(specs: Spec[], seed: number): Spec[] {
-  const r = rng(seed);
-  return specs.map((s) => ({
-    ...s,
-    data: s.data ?? Array.from({ length: s.shape.reduce((a, b) => a * b, 1) }, () => (r() * 2 - 1) * (s.scale ?? 1)),
-  }));
-}
-
-/** Run fn on `backend`; also report which kernels ran. */
-async function runOn(backend: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<{ out: Result[]; kernels: Set<string> }> {
-  await tf.setBackend(backend);
-  const inputs = specs.map((s) => tf.tensor(s.data!, s.shape, s.dtype ?? "float32"));
-  let outs: tf.Tensor[] = [];
-  const info = await tf.profile(() => {
-    outs = tf.tidy(() => {
-      const o = fn(...inputs);
-      return Array.isArray(o) ? o : [o];
-    });
-    return outs;
-  });
-  const out: Result[] = [];
-  for (const o of outs) out.push({ shape: o.shape, data: Array.from(await o.data()) });
-  tf.dispose([...inputs, ...outs]);
-  return { out, kernels: new Set(info.kernelNames) };
-}
-
-function assertClose(got: Result[], want: Result[], tol: number, what: string): void {
-  assert.equal(got.length, want.length, `${what}: number of outputs`);
-  for (let i = 0; i < got.length; i++) {
-    assert.deepEqual(got[i].shape, want[i].shape, `${what}: shape of output ${i}`);
-    for (let j = 0; j < got[i].data.length; j++) {
-      const g = got[i].data[j];
-      const w = want[i].data[j];
-      if (!(Math.abs(g - w) <= tol * (1 + Math.abs(w)))) assert.fail(`${what}: output ${i} element ${j}: fused ${g} vs plain ${w}`);
-    }
-  }
-}
+/** How the fused path and the plain composition are named in failures. */
+const SIDES: [string, string] = ["fused", "plain"];
 
 /** The fused path on wasm against the plain composition on cpu; `kernel` must have run. */
 async function compare(what: string, kernel: string, specs: Spec[], fn: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[], tol = 3e-5, seed = 5) {
@@ -65,12 +21,12 @@ async function compare(what: string, kernel: string, specs: Spec[], fn: (...xs: 
   const got = await runOn("wasm", s, fn);
   assert.ok(got.kernels.has(kernel), `${what}: fused kernel ${kernel} did not run (ran: ${[...got.kernels].join(", ")})`);
   assert.ok(!want.kernels.has(kernel));
-  assertClose(got.out, want.out, tol, what);
+  assertClose(got.out, want.out, tol, what, SIDES);
   // And the composition on wasm (native off) agrees too.
   setNativeEnabled(false);
   const plain = await runOn("wasm", s, fn);
   assert.ok(!plain.kernels.has(kernel), `${what}: ${kernel} ran with the native path off`);
-  assertClose(plain.out, want.out, tol, `${what} (pure wasm)`);
+  assertClose(plain.out, want.out, tol, `${what} (pure wasm)`, SIDES);
   setNativeEnabled(true);
 }
 
@@ -226,6 +182,6 @@ test("a GPT's loss and gradients are the same with and without the fused kernels
     const plain = await run(false);
     const fast = await run(true);
     assert.ok(Math.abs(plain.loss - fast.loss) < 1e-5, `loss ${fast.loss} vs ${plain.loss}`);
-    fast.grads.forEach((g, i) => assertClose([{ shape: [g.length], data: g }], [{ shape: [g.length], data: plain.grads[i] }], 1e-4, `grad ${i}`));
+    fast.grads.forEach((g, i) => assertClose([{ shape: [g.length], data: g }], [{ shape: [g.length], data: plain.grads[i] }], 1e-4, `grad ${i}`, SIDES));
   }
 });
