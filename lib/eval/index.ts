@@ -42,13 +42,9 @@ export async function estimateLoss(model: GPT, tokens: ArrayLike<number>, option
   const signal = options.signal ?? host().abortSignal();
   const bar = options.progress ? progressBar(batches, { label: typeof options.progress === "string" ? options.progress : "eval", unit: "batch" }) : undefined;
   let total = 0;
-  let interrupted = false;
   try {
     for (let i = 0; i < batches; i++) {
-      if (signal?.aborted) {
-        interrupted = true;
-        throwIfAborted(signal);
-      }
+      throwIfAborted(signal);
       const { x, y } = sampler.next();
       const loss = model.loss(x, y);
       total += (await loss.data())[0];
@@ -56,7 +52,7 @@ export async function estimateLoss(model: GPT, tokens: ArrayLike<number>, option
       bar?.update(i + 1, { loss: total / (i + 1) });
     }
   } finally {
-    bar?.close(interrupted ? { stopped: "interrupted" } : undefined);
+    bar?.close(signal?.aborted ? { stopped: "interrupted" } : undefined);
   }
   return total / batches;
 }
